@@ -1,0 +1,3 @@
+"""vidgen: open, local-first AI video generation."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,286 @@
+"""The world's vocabulary, its scene description and the seeded scene sampler.
+
+A scene is 1 to 3 objects on a background, seen through a camera, in a style and a lighting.
+Everything is in world units: one unit is the shorter side of the frame, so the same scene
+renders the same at any size and aspect ratio. Time is in seconds, so the same scene renders
+the same at any fps. The held-out split (see `is_heldout_triple`) is fixed and documented in
+vidgen/world/README.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from dataclasses import asdict, dataclass
+
+# --- vocabulary ------------------------------------------------------------------------------
+
+COLORS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 38, 38),
+    "orange": (247, 136, 24),
+    "yellow": (250, 214, 30),
+    "green": (40, 168, 64),
+    "cyan": (30, 204, 214),
+    "blue": (36, 78, 226),
+    "purple": (134, 54, 204),
+    "pink": (247, 122, 190),
+    "brown": (128, 74, 34),
+    "white": (244, 244, 244),
+    "black": (22, 22, 22),
+}
+SHAPES = ("ball", "square", "triangle", "star", "ring", "heart")
+ROUND_SHAPES = ("ball", "ring")  # spinning them changes no pixel, so the world never spins them
+SIZES: dict[str, float] = {"small": 0.075, "medium": 0.11, "large": 0.155}  # radius, units
+DIRECTIONS: dict[str, tuple[float, float]] = {  # unit vectors, y grows downwards
+    "left": (-1.0, 0.0),
+    "right": (1.0, 0.0),
+    "up": (0.0, -1.0),
+    "down": (0.0, 1.0),
+    "up-left": (-0.7071, -0.7071),
+    "up-right": (0.7071, -0.7071),
+    "down-left": (-0.7071, 0.7071),
+    "down-right": (0.7071, 0.7071),
+}
+MOTIONS = (*DIRECTIONS, "bounce", "spin", "grow", "shrink", "orbit", "still")
+SPEEDS = ("slowly", "quickly")
+LINEAR_SPEED = {"slowly": 0.14, "quickly": 0.32}  # units / s
+SPIN_SPEED = {"slowly": 1.6, "quickly": 3.6}  # rad / s
+SCALE_RATE = {"slowly": 0.22, "quickly": 0.45}  # d(log scale) / s
+ORBIT_SPEED = {"slowly": 1.8, "quickly": 3.4}  # rad / s
+GRAVITY = 3.2  # units / s^2
+RESTITUTION = 0.72  # fraction of speed kept by a bounce
+
+SOLID_BACKGROUNDS = ("white", "black", "blue", "green", "yellow", "pink", "gray", "purple")
+BACKGROUND_COLORS = {**COLORS, "gray": (128, 128, 128)}
+TEXTURES = ("sunset", "stars", "grass", "checkerboard", "water")
+PHOTOS = ("astronaut", "coffee", "cat", "rocket", "motorcycle", "brick", "temple", "flower")
+BACKGROUNDS = (*(f"solid:{c}" for c in SOLID_BACKGROUNDS), *TEXTURES, *(f"photo:{p}" for p in PHOTOS))
+CAMERAS = ("static", "pan-left", "pan-right", "tilt-up", "tilt-down", "zoom-in", "zoom-out")
+CAMERA_PAN_SPEED = 0.14  # units / s
+CAMERA_ZOOM_RATE = 0.22  # d(log zoom) / s
+STYLES = ("plain", "black-and-white", "sepia", "neon", "pastel", "cartoon")
+LIGHTINGS = ("day", "dusk", "night")
+SPLITS = ("train", "heldout")
+
+
+# --- scene description -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorldObject:
+    """One object: what it is, where it starts (units) and how it moves."""
+
+    shape: str
+    color: str
+    size: str
+    motion: str
+    speed: str
+    x: float  # start centre, units from the left edge
+    y: float  # start centre, units from the top edge
+    angle: float = 0.0  # start rotation, radians
+    depth: int = 0  # 0 is the back; larger is nearer the camera
+    spin_dir: float = 1.0  # +1 clockwise, -1 anticlockwise (spin and orbit)
+    orbit_cx: float = 0.0
+    orbit_cy: float = 0.0
+    orbit_r: float = 0.0
+    pace: float = 1.0  # <1 where the nominal speed would leave the frame within the clip
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A complete, renderable scene; `seed` drives the background's procedural detail."""
+
+    objects: tuple[WorldObject, ...]
+    background: str
+    camera: str
+    style: str
+    lighting: str
+    aspect: float  # width / height
+    duration: float  # seconds the motion was planned for
+    seed: int
+    split: str = "train"
+    grouped: bool = False  # objects 0 and 1 are identical and captioned as "two ..."
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> Scene:
+        objs = tuple(WorldObject(**o) for o in d["objects"])
+        return Scene(**{**d, "objects": objs})
+
+
+def frame_extent(aspect: float) -> tuple[float, float]:
+    """Frame width and height in units (the shorter side is 1)."""
+    return (aspect, 1.0) if aspect >= 1 else (1.0, 1.0 / aspect)
+
+
+# --- the held-out split ----------------------------------------------------------------------
+
+
+def _stable_hash(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def is_heldout_triple(color: str, shape: str, motion: str) -> bool:
+    """True for the colour + shape + motion triples that training never shows (about 1 in 8)."""
+    return _stable_hash(f"{color}|{shape}|{motion}") % 8 == 0
+
+
+def object_heldout(o: WorldObject) -> bool:
+    return is_heldout_triple(o.color, o.shape, o.motion)
+
+
+# --- sampling --------------------------------------------------------------------------------
+
+
+def _allowed_motions(shape: str) -> tuple[str, ...]:
+    return tuple(m for m in MOTIONS if not (m == "spin" and shape in ROUND_SHAPES))
+
+
+def conflicting_colors(background: str) -> set[str]:
+    """Object colours that would vanish into this background (the world never pairs them)."""
+    table = {
+        "solid:white": {"white", "yellow"},
+        "solid:black": {"black", "brown"},
+        "solid:blue": {"blue", "purple"},
+        "solid:green": {"green"},
+        "solid:yellow": {"yellow", "white", "orange"},
+        "solid:pink": {"pink"},
+        "solid:gray": set(),
+        "solid:purple": {"purple", "blue"},
+        "sunset": {"orange", "yellow", "purple"},
+        "stars": {"black", "white", "blue"},
+        "grass": {"green"},
+        "checkerboard": {"white", "black", "brown"},
+        "water": {"blue", "cyan"},
+        "photo:astronaut": {"white", "black", "orange"},
+        "photo:coffee": {"brown", "white", "black"},
+        "photo:cat": {"brown", "black", "white"},
+        "photo:rocket": {"white", "black", "blue", "brown"},
+        "photo:motorcycle": {"black", "white", "red"},
+        "photo:brick": {"white", "black"},
+        "photo:temple": {"white", "black", "blue", "brown"},
+        "photo:flower": {"pink", "red", "orange", "yellow", "black", "green"},
+    }
+    return table[background]
+
+
+def _place(rng: random.Random, o: dict, w: float, h: float, duration: float) -> dict:
+    """Choose a start position (and path) that keeps the object in view for the whole clip."""
+    r = SIZES[o["size"]]
+    m, speed = o["motion"], o["speed"]
+    margin = r * 1.25
+    if m in DIRECTIONS:
+        dx, dy = DIRECTIONS[m]
+        nominal = LINEAR_SPEED[speed] * duration
+        span_x, span_y = w - 2 * margin, h - 2 * margin
+        room = 0.8 * min(span_x / max(abs(dx), 1e-6), span_y / max(abs(dy), 1e-6))
+        dist = min(nominal, room)
+        o["pace"] = dist / nominal
+        ex, ey = dx * dist, dy * dist
+        x0 = rng.uniform(margin - min(ex, 0), w - margin - max(ex, 0))
+        y0 = rng.uniform(margin - min(ey, 0), h - margin - max(ey, 0))
+        return {**o, "x": x0, "y": y0}
+    if m == "bounce":
+        return {**o, "x": rng.uniform(margin, w - margin), "y": rng.uniform(margin, 0.45 * h)}
+    if m == "orbit":
+        orbit_r = rng.uniform(0.16, 0.22)
+        cx = rng.uniform(margin + orbit_r, w - margin - orbit_r)
+        cy = rng.uniform(margin + orbit_r, h - margin - orbit_r)
+        a0 = rng.uniform(0, 2 * math.pi)
+        return {
+            **o,
+            "x": cx + orbit_r * math.cos(a0),
+            "y": cy + orbit_r * math.sin(a0),
+            "orbit_cx": cx,
+            "orbit_cy": cy,
+            "orbit_r": orbit_r,
+        }
+    grow = 1.0
+    if m in ("grow", "shrink"):
+        # at most a doubling (or halving) over the clip
+        o["pace"] = min(1.0, math.log(2.0) / (SCALE_RATE[speed] * duration))
+        grow = 2.0 if m == "grow" else 1.0
+    return {**o, "x": rng.uniform(margin * grow, w - margin * grow),
+            "y": rng.uniform(margin * grow, h - margin * grow)}
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    d = math.hypot(a["x"] - b["x"], a["y"] - b["y"])
+    return d < 1.15 * (SIZES[a["size"]] + SIZES[b["size"]])
+
+
+def sample_scene(
+    seed: int, split: str = "train", aspect: float = 1.0, duration: float = 2.0
+) -> Scene:
+    """Draw one scene. Train scenes never hold a held-out triple; held-out scenes always do."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    rng = random.Random(seed)
+    w, h = frame_extent(aspect)
+    background = rng.choice(BACKGROUNDS)
+    camera = "static" if background.startswith("solid:") or rng.random() < 0.45 else (
+        rng.choice(CAMERAS[1:])
+    )
+    style = rng.choice(STYLES) if rng.random() < 0.6 else "plain"
+    lighting = rng.choice(LIGHTINGS) if rng.random() < 0.5 else "day"
+    if style == "pastel":
+        lighting = "day"
+    palette = [c for c in COLORS if c not in conflicting_colors(background)]
+    if style == "neon":  # dark colours do not glow
+        palette = [c for c in palette if c not in ("black", "brown")]
+    n = rng.choices((1, 2, 3), weights=(0.5, 0.33, 0.17))[0]
+    grouped = n >= 2 and rng.random() < 0.2
+    objs: list[dict] = []
+    for i in range(n):
+        for _attempt in range(100):
+            if grouped and i == 1:
+                base = objs[0]
+                o = {k: base[k] for k in ("shape", "color", "size", "motion", "speed")}
+            else:
+                shape = rng.choice(SHAPES)
+                o = {
+                    "shape": shape,
+                    "color": rng.choice(palette),
+                    "size": rng.choice(tuple(SIZES)),
+                    "motion": rng.choice(_allowed_motions(shape)),
+                    "speed": rng.choice(SPEEDS),
+                }
+            held = is_heldout_triple(o["color"], o["shape"], o["motion"])
+            want_held = split == "heldout" and i == 0
+            if held != want_held and (split == "train" or i == 0):
+                continue
+            if n > 1 and o["size"] == "large":
+                o["size"] = "medium"
+            if not (grouped and i == 1) and any(
+                p["color"] == o["color"] and p["shape"] == o["shape"] for p in objs
+            ):
+                continue
+            o = _place(rng, o, w, h, duration)
+            if any(_overlap(o, p) for p in objs):
+                continue
+            objs.append(o)
+            break
+    objects = tuple(
+        WorldObject(
+            **o,
+            angle=rng.uniform(0, 2 * math.pi) if o["shape"] not in ROUND_SHAPES else 0.0,
+            depth=depth,
+            spin_dir=rng.choice((-1.0, 1.0)),
+        )
+        for depth, o in enumerate(objs)
+    )
+    return Scene(
+        objects=objects,
+        background=background,
+        camera=camera,
+        style=style,
+        lighting=lighting,
+        aspect=aspect,
+        duration=duration,
+        seed=seed,
+        split=split,
+        grouped=grouped,
+    )
