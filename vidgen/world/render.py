@@ -145,11 +145,10 @@ def shape_sdf(shape: str, px: np.ndarray, py: np.ndarray) -> np.ndarray:
         return outside + np.minimum(np.maximum(qx, qy), 0)
     if shape == "triangle":  # equilateral, apex up, circumradius 1.1, centroid at the origin
         r = 1.1
-        d = -py - 0.5 * r  # bottom edge (y = 0.5 r)
-        for ang in (math.radians(30), math.radians(150)):
-            nx, ny = math.cos(ang), -math.sin(ang)
-            d = np.maximum(d, px * nx + py * ny - 0.5 * r)
-        return np.maximum(d, py - 0.5 * r)
+        d = py - 0.5 * r  # bottom edge; the inradius is half the circumradius
+        for ang in (math.radians(30), math.radians(150)):  # the two upper edges
+            d = np.maximum(d, px * math.cos(ang) - py * math.sin(ang) - 0.5 * r)
+        return d
     if shape == "star":
         return _star_sdf(px, -py + 0.08, 1.12, 0.45)
     if shape == "heart":
@@ -198,7 +197,7 @@ def grade(rgb: np.ndarray, style: str, lighting: str, backdrop: bool = False) ->
         lum = out @ np.array([0.299, 0.587, 0.114], np.float32)
         out = lum[..., None] * (SEPIA if style == "sepia" else np.ones(3, np.float32))
     elif style == "pastel":
-        out = 0.5 * out + 0.5
+        out = 0.45 * out + 0.55
     return np.clip(out, 0.0, 1.0)
 
 

@@ -156,7 +156,7 @@ def conflicting_colors(background: str) -> set[str]:
         "checkerboard": {"white", "black", "brown"},
         "water": {"blue", "cyan"},
         "photo:astronaut": {"white", "black", "orange"},
-        "photo:coffee": {"brown", "white", "black"},
+        "photo:coffee": {"brown", "white", "black", "orange"},
         "photo:cat": {"brown", "black", "white"},
         "photo:rocket": {"white", "black", "blue", "brown"},
         "photo:motorcycle": {"black", "white", "red"},
@@ -228,9 +228,16 @@ def sample_scene(
     lighting = rng.choice(LIGHTINGS) if rng.random() < 0.5 else "day"
     if style == "pastel":
         lighting = "day"
+    if style in ("black-and-white", "sepia") and not (
+        background.startswith("solid:") or background in ("stars", "grass")
+    ):
+        style = "plain"  # without colour, objects cannot be told from a photo's flat patches
+    if style == "cartoon" and (lighting == "night" or background in ("stars", "solid:black")):
+        style = "plain"  # a black outline does not show on a dark backdrop
     palette = [c for c in COLORS if c not in conflicting_colors(background)]
-    if style == "neon":  # dark colours do not glow
+    if style in ("neon", "cartoon"):  # dark colours neither glow nor show a black outline
         palette = [c for c in palette if c not in ("black", "brown")]
+
     n = rng.choices((1, 2, 3), weights=(0.5, 0.33, 0.17))[0]
     grouped = n >= 2 and rng.random() < 0.2
     objs: list[dict] = []
@@ -263,6 +270,8 @@ def sample_scene(
                 continue
             objs.append(o)
             break
+    keys = ("shape", "color", "size", "motion", "speed")
+    grouped = grouped and len(objs) >= 2 and all(objs[0][k] == objs[1][k] for k in keys)
     objects = tuple(
         WorldObject(
             **o,

@@ -1,0 +1,205 @@
+"""The `vidgen` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="vidgen: open, local-first AI video generation.")
+world_app = typer.Typer(no_args_is_help=True, help="The procedural video world.")
+app.add_typer(world_app, name="world")
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """'WxH' -> (W, H); both multiples of 16 from 16 to 1024."""
+    from vidgen.world.render import MAX_SIDE
+
+    try:
+        w, h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like WxH (for example 128x128), got {size!r}") from None
+    for name, v in (("width", w), ("height", h)):
+        if v < 16 or v > MAX_SIDE or v % 16:
+            raise ValueError(f"--size {name} must be a multiple of 16 from 16 to {MAX_SIDE}, "
+                             f"got {v}")
+    return w, h
+
+
+@world_app.command("sample")
+def world_sample(
+    n: Annotated[int, typer.Option("--n", help="number of clips")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="output directory")],
+    split: Annotated[str, typer.Option(help="train or heldout")] = "train",
+    size: Annotated[str, typer.Option(help="WxH, multiples of 16")] = "128x128",
+    frames: Annotated[int, typer.Option(help="frames per clip")] = 17,
+    fps: Annotated[float, typer.Option(help="frames per second")] = 8.0,
+    seed: Annotated[int, typer.Option(help="first scene seed")] = 0,
+) -> None:
+    """Render N captioned clips: DIR/NNNN.mp4 and DIR/NNNN.json (caption, structure, truth)."""
+    from vidgen.world.captions import caption, structured, structured_text
+    from vidgen.world.render import render, validate_size
+    from vidgen.world.scene import SPLITS, sample_scene
+
+    try:
+        if n < 1 or n > 1_000_000:
+            raise ValueError(f"--n must be from 1 to 1000000, got {n}")
+        if split not in SPLITS:
+            raise ValueError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+        w, h = parse_size(size)
+        if frames < 1:
+            raise ValueError(f"--frames must be at least 1, got {frames}")
+        validate_size(w, h, frames, fps)
+    except ValueError as e:
+        _fail(str(e))
+    from vidgen.io.video import write_mp4
+
+    out.mkdir(parents=True, exist_ok=True)
+    duration = max(frames - 1, 1) / fps
+    for i in range(n):
+        scene = sample_scene(seed + i, split, aspect=w / h, duration=duration)
+        video, truth = render(scene, w, h, frames, fps)
+        fields = structured(scene)
+        meta = {"caption": caption(scene), "structured": fields,
+                "structured_prompt": structured_text(fields), "split": split,
+                "scene": scene.to_dict(), "truth": truth}
+        write_mp4(out / f"{i:04d}.mp4", video, fps, metadata={"comment": meta["caption"]})
+        (out / f"{i:04d}.json").write_text(json.dumps(meta))
+    typer.echo(f"wrote {n} clips to {out}")
+
+
+def _score_dir(videos: Path, prompts: dict[str, str] | None) -> tuple[list[dict], list]:
+    from vidgen.io.video import read_video
+    from vidgen.world.bench import score_clip
+
+    files = sorted(videos.glob("*.mp4"))
+    if not files:
+        raise ValueError(f"--videos: no *.mp4 files in {videos}")
+    clips, frames_list = [], []
+    for f in files:
+        if prompts is not None:
+            if f.stem not in prompts:
+                raise ValueError(f"--prompts has no prompt for {f.name} (keys are file stems)")
+            prompt = prompts[f.stem]
+        else:
+            side = f.with_suffix(".json")
+            if not side.is_file():
+                raise ValueError(f"{f.name}: no sidecar {side.name} and no --prompts file")
+            meta = json.loads(side.read_text())
+            prompt = meta.get("caption") or meta.get("prompt")
+            if not prompt:
+                raise ValueError(f"{side.name}: no 'caption' or 'prompt' field")
+        frames, fps = read_video(f)
+        result = score_clip(frames, fps, prompt)
+        result["file"] = f.name
+        clips.append(result)
+        frames_list.append(frames)
+    return clips, frames_list
+
+
+def _load_prompts(path: Path) -> dict[str, str]:
+    """A JSON object {stem: prompt}, a JSON list of {"id", "prompt"}, or lines "stem<TAB>prompt"."""
+    if not path.is_file():
+        raise ValueError(f"--prompts: file not found: {path}")
+    text = path.read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        pairs = [ln.split("\t", 1) for ln in text.splitlines() if ln.strip()]
+        if not all(len(p) == 2 for p in pairs):
+            raise ValueError("--prompts: lines must be 'stem<TAB>prompt'") from None
+        return {k.strip(): v.strip() for k, v in pairs}
+    if isinstance(data, dict) and "items" in data:
+        data = data["items"]
+    if isinstance(data, dict):
+        return {str(k): str(v) for k, v in data.items()}
+    return {str(d["id"]): str(d["prompt"]) for d in data}
+
+
+@app.command("eval")
+def eval_cmd(
+    videos: Annotated[Path | None, typer.Option(help="directory of *.mp4 to score")] = None,
+    prompts: Annotated[Path | None, typer.Option(help="prompts file (else sidecar JSON)")] = None,
+    suite: Annotated[bool, typer.Option("--suite", help="score the fixed WorldBench suite")] = False,
+    model: Annotated[str | None, typer.Option(help="model that generates the suite")] = None,
+    ground_truth: Annotated[bool, typer.Option(
+        "--ground-truth", help="render the suite with the world itself (the reference)")] = False,
+    shuffle: Annotated[bool, typer.Option(
+        "--shuffle", help="pair each suite clip with another clip's prompt (calibration)")] = False,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="write the JSON report")] = None,
+    sheet: Annotated[Path | None, typer.Option(help="write a contact-sheet PNG")] = None,
+    keep: Annotated[Path | None, typer.Option(help="keep the suite's rendered MP4s here")] = None,
+) -> None:
+    """Score videos against their prompts with WorldBench and print the JSON report."""
+    from vidgen.world.bench import contact_sheet, report
+
+    try:
+        if suite == (videos is not None):
+            raise ValueError("give exactly one of --videos DIR or --suite")
+        if suite:
+            if model is not None and not ground_truth:
+                raise ValueError("--model: no generation engine is installed yet; "
+                                 "use --ground-truth to score the world's own renders")
+            if not ground_truth:
+                raise ValueError("--suite needs --ground-truth (or --model once the engine exists)")
+            with tempfile.TemporaryDirectory() as tmp:
+                target = keep or Path(tmp)
+                _render_suite(target, shuffle)
+                clips, vids = _score_dir(target, None)
+        else:
+            if not videos.is_dir():
+                raise ValueError(f"--videos: not a directory: {videos}")
+            clips, vids = _score_dir(videos, _load_prompts(prompts) if prompts else None)
+    except ValueError as e:
+        _fail(str(e))
+    rep = report(clips)
+    text = json.dumps(rep, indent=1)
+    if out:
+        out.write_text(text + "\n")
+    if sheet:
+        contact_sheet(clips, vids, sheet)
+    sys.stdout.write(json.dumps({"dimensions": rep["dimensions"], "n_clips": rep["n_clips"]},
+                                indent=1) + "\n" if out else text + "\n")
+
+
+def _render_suite(target: Path, shuffle: bool) -> None:
+    """Render every suite scene to target/ID.mp4 with a sidecar holding its prompt."""
+    import random
+
+    from vidgen.io.video import write_mp4
+    from vidgen.world.bench import load_suite
+    from vidgen.world.render import render
+    from vidgen.world.scene import Scene
+
+    s = load_suite()
+    items = s["items"]
+    prompts = [it["prompt"] for it in items]
+    if shuffle:
+        order = list(range(len(items)))
+        random.Random(0).shuffle(order)
+        prompts = [prompts[(j + 1) % len(items)] if j == i else prompts[j]
+                   for i, j in enumerate(order)]
+    target.mkdir(parents=True, exist_ok=True)
+    for it, prompt in zip(items, prompts, strict=True):
+        video, _ = render(Scene.from_dict(it["scene"]), s["width"], s["height"], s["frames"],
+                          s["fps"])
+        write_mp4(target / f"{it['id']}.mp4", video, s["fps"])
+        (target / f"{it['id']}.json").write_text(json.dumps({"prompt": prompt}))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
