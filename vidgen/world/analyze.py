@@ -17,11 +17,13 @@ from vidgen.world.render import object_rgb
 from vidgen.world.scene import COLORS, DIRECTIONS
 
 PALETTE = tuple(COLORS)
+FLAT_ONLY = False
 FLAT_TOL = 0.035  # max-min over a 3x3 window inside a flat-coloured object
 COLOR_TOL = 0.16  # RGB distance to the nearest named colour
 TONE_TOL = 0.05  # the same without colour (black and white, sepia): tones are one-dimensional
 MIN_FEATURES = 12  # fewer background corners than this: a flat backdrop, the camera reads static
-MIN_AREA = 0.0025  # of the frame's shorter side squared (a small shape at half size is 0.004)
+MAX_GAP = 6  # frames an object may vanish (occluded, merged) and still be the same track
+MIN_AREA = 0.0018  # of the frame's shorter side squared (a small ring at half size is 0.003)
 
 
 @dataclass
@@ -81,37 +83,58 @@ def object_components(
     border = np.concatenate([frame[0], frame[-1], frame[:, 0], frame[:, -1]])
     backdrop = np.median(border, axis=0)
     uniform = np.percentile(np.abs(border - backdrop).max(-1), 90) < FLAT_TOL
-    k = np.ones((3, 3), np.uint8)
-    flat = (cv2.dilate(frame, k) - cv2.erode(frame, k)).max(-1) < FLAT_TOL
     d = np.linalg.norm(frame[:, :, None, :] - pal[None, None], axis=-1)  # (H, W, K)
-    near = d.min(-1) < tol
-    fg = (flat & near).astype(np.uint8)
-    n, labels, stats, cents = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    nearest, near = d.argmin(-1), d.min(-1) < tol
+    if FLAT_ONLY:
+        k = np.ones((3, 3), np.uint8)
+        near &= (cv2.dilate(frame, k) - cv2.erode(frame, k)).max(-1) < FLAT_TOL
     out = []
     min_area = MIN_AREA * unit * unit
-    for i in range(1, n):
-        x, y, w, h, area = stats[i]
-        if area < min_area or w > 0.75 * W or h > 0.75 * H:
-            continue
-        core = labels[y:y + h, x:x + w] == i
-        rgb = frame[y:y + h, x:x + w][core].mean(0)
-        if uniform and np.linalg.norm(rgb - backdrop) < tol:
-            continue
-        out.append({
-            "center": (float(cents[i][0]), float(cents[i][1])),
-            "area": float(area),
-            "box": (int(x), int(y), int(w), int(h)),
-            "core": core,
-            "rgb": rgb,
-        })
+    for ki in range(len(pal)):  # one colour at a time, so touching objects stay apart
+        fg = (near & (nearest == ki)).astype(np.uint8)
+        n, labels, stats, cents = cv2.connectedComponentsWithStats(fg, connectivity=8)
+        for i in range(1, n):
+            x, y, w, h, area = stats[i]
+            if area < min_area or w > 0.75 * W or h > 0.75 * H:
+                continue
+            core = labels[y:y + h, x:x + w] == i
+            rgb = frame[y:y + h, x:x + w][core].mean(0)
+            if uniform and np.linalg.norm(rgb - backdrop) < tol:
+                continue
+            if not _stands_out(d[..., ki], labels == i, (x, y, w, h), tol):
+                continue
+            out.append({
+                "center": (float(cents[i][0]), float(cents[i][1])),
+                "area": float(area),
+                "box": (int(x), int(y), int(w), int(h)),
+                "core": core,
+                "rgb": rgb,
+            })
     return out
+
+
+def _stands_out(dist: np.ndarray, mask: np.ndarray, box: tuple, tol: float) -> bool:
+    """An object is its colour through and through, and its surroundings are not.
+
+    `dist` is each pixel's distance to the component's named colour. Patches of a photo that
+    happen to be near a named colour fail one test or the other: they vary inside, or they fade
+    into similar colours around them.
+    """
+    x, y, w, h = box
+    H, W = mask.shape
+    x0, y0, x1, y1 = max(x - 3, 0), max(y - 3, 0), min(x + w + 3, W), min(y + h + 3, H)
+    m = mask[y0:y1, x0:x1].astype(np.uint8)
+    ring = cv2.dilate(m, np.ones((5, 5), np.uint8)).astype(bool) & ~m.astype(bool)
+    inside = np.median(dist[y0:y1, x0:x1][m.astype(bool)])
+    around = np.median(dist[y0:y1, x0:x1][ring]) if ring.any() else 1.0
+    return bool(inside < 0.5 * tol and around > 0.6 * tol)
 
 
 def _link(tracks: list[ObjTrack], comps: list[dict], f: int, max_jump: float) -> None:
     """Greedy nearest-centre association of this frame's components to live tracks."""
     pairs = []
     for ti, t in enumerate(tracks):
-        if f - t.frames[-1] > 3:
+        if f - t.frames[-1] > MAX_GAP:
             continue
         for ci, c in enumerate(comps):
             dist = math.dist(t.centers[-1], c["center"])
@@ -168,7 +191,9 @@ def find_tracks(
 
 def shape_features(core: np.ndarray) -> dict[str, float]:
     """Scale- and rotation-free measurements of a binary mask (its flat core, grown back 1 px)."""
-    m = cv2.dilate(np.pad(core, 2).astype(np.uint8), np.ones((3, 3), np.uint8))
+    m = np.pad(core, 2).astype(np.uint8)
+    if FLAT_ONLY:
+        m = cv2.dilate(m, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     c = max(contours, key=cv2.contourArea)
     filled = np.zeros_like(m)
@@ -196,17 +221,15 @@ def classify_shape(core: np.ndarray) -> str:
     f = shape_features(core)
     if f["hole"] > 1.12:
         return "ring"
-    if f["solidity"] < 0.86:
+    if f["solidity"] < 0.7:
         return "star"
-    if f["circle_fill"] > 0.84:
+    if f["circle_fill"] > 0.74:
         return "ball"
-    if f["rect_fill"] > 0.85:
-        return "square"
-    if f["tri_fill"] > 0.8 and f["circle_fill"] < 0.6:
+    if f["circle_fill"] < 0.53:
         return "triangle"
-    if f["solidity"] > 0.88:
-        return "heart"
-    return "unknown"
+    if f["tri_fill"] < 0.58:
+        return "square"
+    return "heart"
 
 
 # --- camera ----------------------------------------------------------------------------------

@@ -138,7 +138,7 @@ def shape_sdf(shape: str, px: np.ndarray, py: np.ndarray) -> np.ndarray:
     if shape == "ball":
         return np.sqrt(px * px + py * py) - 1.0
     if shape == "ring":
-        return np.abs(np.sqrt(px * px + py * py) - 0.74) - 0.26
+        return np.abs(np.sqrt(px * px + py * py) - 0.72) - 0.28
     if shape == "square":
         qx, qy = np.abs(px) - 0.8, np.abs(py) - 0.8
         outside = np.sqrt(np.maximum(qx, 0) ** 2 + np.maximum(qy, 0) ** 2)
@@ -287,7 +287,7 @@ def _draw(video, o, style, lighting, sx, sy, angle, radius_px) -> None:
     patch *= 1 - alpha
     patch += alpha * rgb
     if style == "cartoon":
-        width = np.maximum(radius_px * 0.12, 1.2)[:, None, None]
+        width = np.maximum(radius_px * 0.09, 1.2)[:, None, None]
         ink = np.clip(0.5 - (np.abs(d_px + width / 2) - width / 2), 0, 1)[..., None]
         patch *= 1 - ink * 0.92
 

@@ -14,6 +14,8 @@ import math
 import random
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 # --- vocabulary ------------------------------------------------------------------------------
 
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -167,6 +169,19 @@ def conflicting_colors(background: str) -> set[str]:
     return table[background]
 
 
+def _visible(color: str, background: str, style: str, lighting: str) -> bool:
+    """On a solid backdrop, the object must differ from it as the style and lighting show them."""
+    if not background.startswith("solid:"):
+        return True
+    from vidgen.world.render import grade  # the renderer's own colour pipeline
+
+    obj = grade(np.array(COLORS[color], np.float32) / 255, style, lighting)
+    bg = grade(np.array(BACKGROUND_COLORS[background[6:]], np.float32) / 255, style, lighting,
+               backdrop=True)
+    margin = 0.12 if style in ("black-and-white", "sepia") else 0.3
+    return float(np.linalg.norm(obj - bg)) > margin
+
+
 def _place(rng: random.Random, o: dict, w: float, h: float, duration: float) -> dict:
     """Choose a start position (and path) that keeps the object in view for the whole clip."""
     r = SIZES[o["size"]]
@@ -209,7 +224,7 @@ def _place(rng: random.Random, o: dict, w: float, h: float, duration: float) -> 
 
 def _overlap(a: dict, b: dict) -> bool:
     d = math.hypot(a["x"] - b["x"], a["y"] - b["y"])
-    return d < 1.15 * (SIZES[a["size"]] + SIZES[b["size"]])
+    return d < 1.4 * (SIZES[a["size"]] + SIZES[b["size"]])
 
 
 def sample_scene(
@@ -234,7 +249,8 @@ def sample_scene(
         style = "plain"  # without colour, objects cannot be told from a photo's flat patches
     if style == "cartoon" and (lighting == "night" or background in ("stars", "solid:black")):
         style = "plain"  # a black outline does not show on a dark backdrop
-    palette = [c for c in COLORS if c not in conflicting_colors(background)]
+    palette = [c for c in COLORS if c not in conflicting_colors(background)
+               and _visible(c, background, style, lighting)]
     if style in ("neon", "cartoon"):  # dark colours neither glow nor show a black outline
         palette = [c for c in palette if c not in ("black", "brown")]
 
