@@ -244,8 +244,9 @@ def estimate_camera(gray: np.ndarray, fps: float, object_masks: np.ndarray) -> C
     unit = float(min(H, W))
     mats = [np.array([[1, 0, 0], [0, 1, 0]], np.float64)]
     explained, total = 0, 0
+    k = 2 * max(5, round(0.08 * unit)) + 1  # objects, their outlines and glow stay out
     for f in range(1, F):
-        near_obj = cv2.dilate(object_masks[f - 1].astype(np.uint8), np.ones((11, 11), np.uint8))
+        near_obj = cv2.dilate(object_masks[f - 1].astype(np.uint8), np.ones((k, k), np.uint8))
         allowed = (near_obj == 0).astype(np.uint8) * 255
         pts = cv2.goodFeaturesToTrack(gray[f - 1], 200, 0.01, 3, mask=allowed)
         step = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
@@ -253,15 +254,17 @@ def estimate_camera(gray: np.ndarray, fps: float, object_masks: np.ndarray) -> C
             nxt, ok, _ = cv2.calcOpticalFlowPyrLK(gray[f - 1], gray[f], pts, None,
                                                   winSize=(15, 15), maxLevel=3)
             ok = ok.ravel().astype(bool)
-            if ok.sum() >= 8:
-                m, inl = cv2.estimateAffinePartial2D(pts[ok], nxt[ok], method=cv2.RANSAC,
+            src, dst = pts[ok].reshape(-1, 2), nxt[ok].reshape(-1, 2)
+            textured = (len(src) >= MIN_FEATURES and _spread(src, W, H)
+                        and _backdrop_texture(gray[f - 1], allowed > 0) > 0.08)
+            if textured:  # features cover the frame: the backdrop can show a camera move
+                m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
                                                      ransacReprojThreshold=1.0)
-                spread = np.ptp(nxt[ok][inl.ravel().astype(bool)].reshape(-1, 2), axis=0) if (
-                    m is not None and inl.sum() >= MIN_FEATURES) else np.zeros(2)
-                if m is not None and spread[0] > 0.3 * W and spread[1] > 0.3 * H:
-                    step = m  # only a fit spread over the frame is a camera move
-                    explained += int(inl.sum())
-                total += int(ok.sum())
+                good = inl.ravel().astype(bool) if m is not None else np.zeros(len(src), bool)
+                if good.sum() >= max(MIN_FEATURES, 0.5 * len(src)) and _spread(dst[good], W, H):
+                    step = m
+                    explained += int(good.sum())
+                total += len(src)
         prev = np.vstack([mats[-1], [0, 0, 1]])
         mats.append((np.vstack([step, [0, 0, 1]]) @ prev)[:2])
     mats_arr = np.stack(mats)
@@ -278,6 +281,19 @@ def estimate_camera(gray: np.ndarray, fps: float, object_masks: np.ndarray) -> C
     if inliers < 0.5:  # the frames do not move as one scene (noise, cuts): no camera reading
         kind = "unknown"
     return Camera(mats_arr, kind, (sx, sy), log_zoom, inliers)
+
+
+def _backdrop_texture(gray: np.ndarray, allowed: np.ndarray) -> float:
+    """Fraction of backdrop pixels on an edge: near 0 for a flat or smoothly shaded backdrop."""
+    g = gray.astype(np.float32) / 255
+    mag = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    return float((mag[allowed] > 0.05).mean()) if allowed.any() else 0.0
+
+
+def _spread(p: np.ndarray, W: int, H: int) -> bool:
+    """Points that cover a good part of the frame, not one object's outline."""
+    span = np.ptp(p, axis=0)
+    return bool(span[0] > 0.3 * W and span[1] > 0.3 * H)
 
 
 def camera_kind(vx: float, vy: float, vzoom: float) -> str:

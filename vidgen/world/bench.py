@@ -38,10 +38,10 @@ PROTO = 48  # prototype side, pixels
 
 def _backdrop_features(img: np.ndarray, mask: np.ndarray, style: str) -> np.ndarray:
     """Colour histogram (4x4x4) and texture energy of the non-object pixels of one image."""
-    if style == "neon":  # neon dims the backdrop; compare shapes of the histogram, not level
-        img = img / max(float(np.percentile(img.max(-1), 99)), 0.05)
-    img = np.clip(img, 0, 1)
     keep = ~mask
+    if style == "neon":  # neon dims the backdrop; compare shapes of the histogram, not level
+        img = img / max(float(np.median(img.max(-1)[keep])), 0.02) * 0.5
+    img = np.clip(img, 0, 1)
     q = np.minimum((img * 4).astype(int), 3)
     idx = (q[..., 0] * 16 + q[..., 1] * 4 + q[..., 2])[keep]
     hist = np.bincount(idx, minlength=64).astype(np.float64)
@@ -118,13 +118,21 @@ def classify_style(frames: np.ndarray, masks: np.ndarray) -> str:
 # --- temporal quality ------------------------------------------------------------------------
 
 
-def flicker_score(frames: np.ndarray) -> float:
-    """1 - temporal second difference of 8x8-block means (robust median), scaled; 1 is steady."""
+def flicker_score(frames: np.ndarray, cam: A.Camera) -> float:
+    """1 - temporal second difference of 8x8-block means (robust median), scaled; 1 is steady.
+
+    Frames are first warped back onto frame 0 along the measured camera path, so a pan or a
+    zoom is not mistaken for flicker.
+    """
     F, H, W, _ = frames.shape
     if F < 3:
         return 1.0
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    steady = np.stack([cv2.warpAffine(f, cam.mats[i].astype(np.float32), (W, H), flags=flags,
+                                      borderMode=cv2.BORDER_REPLICATE)
+                       for i, f in enumerate(frames)])
     small = np.stack([cv2.resize(f, (max(W // 8, 1), max(H // 8, 1)),
-                                 interpolation=cv2.INTER_AREA) for f in frames])
+                                 interpolation=cv2.INTER_AREA) for f in steady])
     d2 = np.abs(small[2:] - 2 * small[1:-1] + small[:-2]).max(-1)  # (F-2, h, w)
     raw = float(np.mean(np.median(d2.reshape(F - 2, -1), axis=1)))
     return float(np.clip(1 - raw / 0.03, 0, 1))
@@ -228,7 +236,7 @@ def score_clip(frames: np.ndarray, fps: float, prompt: str) -> dict:
     seen_style = classify_style(video, masks)
     if exp.style:
         dims["style"] = float(seen_style == exp.style)
-    dims["flicker"] = flicker_score(video)
+    dims["flicker"] = flicker_score(video, cam)
     moving = any(o.motion not in (None, "still") for o in objs) or exp.camera not in (
         None, "static")
     if moving:

@@ -243,9 +243,9 @@ def sample_scene(
     lighting = rng.choice(LIGHTINGS) if rng.random() < 0.5 else "day"
     if style == "pastel":
         lighting = "day"
-    if style in ("black-and-white", "sepia") and not (
-        background.startswith("solid:") or background in ("stars", "grass")
-    ):
+    if style in ("black-and-white", "sepia") and (lighting == "night" or not (
+        background.startswith("solid:") or background == "grass"
+    )):
         style = "plain"  # without colour, objects cannot be told from a photo's flat patches
     if style == "cartoon" and (lighting == "night" or background in ("stars", "solid:black")):
         style = "plain"  # a black outline does not show on a dark backdrop
