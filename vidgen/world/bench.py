@@ -21,7 +21,7 @@ import numpy as np
 from vidgen.world import analyze as A
 from vidgen.world.backgrounds import render_background
 from vidgen.world.captions import Expected, parse
-from vidgen.world.render import SEPIA, grade
+from vidgen.world.render import NEON_BACKDROP, SEPIA, grade
 from vidgen.world.scene import BACKGROUNDS, DIRECTIONS, Scene
 
 DIMENSIONS = ("color", "shape", "count", "motion", "camera", "background", "style", "flicker",
@@ -33,49 +33,59 @@ PASS = 0.5  # a continuous score at or above this counts as a pass on the contac
 
 # --- backdrop and style ----------------------------------------------------------------------
 
-PROTO = 48  # prototype side, pixels
+PROTO = 48  # features are taken at this side, pixels
 
 
 def _backdrop_features(img: np.ndarray, mask: np.ndarray, style: str) -> np.ndarray:
-    """Colour histogram (4x4x4) and texture energy of the non-object pixels of one image."""
+    """Colour histogram (4x4x4), mean colour of the top and bottom halves, and edge energy
+    across and along, of the non-object pixels of one image already at PROTO size."""
     keep = ~mask
-    if style == "neon":  # neon dims the backdrop; compare shapes of the histogram, not level
-        img = img / max(float(np.median(img.max(-1)[keep])), 0.02) * 0.5
+    if style == "neon":  # undo the known dimming so backdrops are told apart at their level
+        img = img / NEON_BACKDROP
     img = np.clip(img, 0, 1)
     q = np.minimum((img * 4).astype(int), 3)
     idx = (q[..., 0] * 16 + q[..., 1] * 4 + q[..., 2])[keep]
     hist = np.bincount(idx, minlength=64).astype(np.float64)
     hist /= max(hist.sum(), 1)
+    h = img.shape[0] // 2
+    halves = [img[:h][keep[:h]], img[h:][keep[h:]]]
+    means = np.concatenate([x.mean(0) if len(x) else np.zeros(3) for x in halves])
     gray = img.mean(-1)
-    grad = np.abs(np.diff(gray, axis=0))[:, :][keep[1:]].mean() + np.abs(np.diff(gray, axis=1))[
-        keep[:, 1:]].mean()
-    return np.concatenate([np.sqrt(hist), [4 * math.sqrt(grad)]])
+    gx = np.abs(np.diff(gray, axis=1))[keep[:, 1:] & keep[:, :-1]]
+    gy = np.abs(np.diff(gray, axis=0))[keep[1:] & keep[:-1]]
+    edges = [4 * math.sqrt(gx.mean()) if gx.size else 0, 4 * math.sqrt(gy.mean()) if gy.size else 0]
+    return np.concatenate([np.sqrt(hist), 2 * means, edges])
 
 
-@lru_cache(maxsize=64)
-def _prototypes(style: str, lighting: str, aspect: float) -> tuple[tuple[str, np.ndarray], ...]:
-    """How every backdrop looks under this style and lighting (static camera, small)."""
-    w, h = (round(PROTO * aspect), PROTO) if aspect >= 1 else (PROTO, round(PROTO / aspect))
+def _small(img: np.ndarray) -> np.ndarray:
+    H, W = img.shape[:2]
+    size = (round(PROTO * W / H), PROTO) if W >= H else (PROTO, round(PROTO * H / W))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+
+@lru_cache(maxsize=32)
+def _prototypes(style: str, lighting: str, width: int, height: int):
+    """How every backdrop looks under this style and lighting (static camera), as features."""
     out = []
-    one = np.zeros(1, np.float32)
+    one = np.ones(1, np.float32)
+    w, h = width / min(width, height), height / min(width, height)
     for bg in BACKGROUNDS:
-        sc = Scene((), bg, "static", style, lighting, w / h, 1.0, seed=1234)
-        img = grade(render_background(sc, w, h, one + w / h / 2, one + 0.5, one + 1.0)[0],
-                    style, lighting, backdrop=True)
-        out.append((bg, _backdrop_features(img, np.zeros((h, w), bool), style)))
+        sc = Scene((), bg, "static", style, lighting, width / height, 1.0, seed=1234)
+        img = render_background(sc, width, height, one * w / 2, one * h / 2, one)[0]
+        img = _small(grade(img, style, lighting, backdrop=True))
+        out.append((bg, _backdrop_features(img, np.zeros(img.shape[:2], bool), style)))
     return tuple(out)
 
 
 def classify_background(frames: np.ndarray, masks: np.ndarray, style: str, lighting: str) -> str:
     """The nearest backdrop prototype to the first and last frames (objects masked out)."""
     F, H, W, _ = frames.shape
-    protos = _prototypes(style, lighting, round(W / H, 3))
-    pw, ph = (round(PROTO * W / H), PROTO) if W >= H else (PROTO, round(PROTO * H / W))
+    protos = _prototypes(style, lighting, W, H)
     best: dict[str, float] = {}
     for f in {0, F - 1}:
-        img = cv2.resize(frames[f], (pw, ph), interpolation=cv2.INTER_AREA)
-        m = cv2.resize(cv2.dilate(masks[f].astype(np.uint8), np.ones((5, 5), np.uint8)),
-                       (pw, ph), interpolation=cv2.INTER_NEAREST).astype(bool)
+        img = _small(frames[f])
+        grown = cv2.dilate(masks[f].astype(np.uint8), np.ones((9, 9), np.uint8))
+        m = cv2.resize(grown, img.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
         feat = _backdrop_features(img, m, style)
         for name, p in protos:
             d = float(np.linalg.norm(feat - p))
