@@ -99,10 +99,11 @@ def classify_style(frames: np.ndarray, masks: np.ndarray) -> str:
     F = len(frames)
     img = frames[F // 2]
     chroma = img.max(-1) - img.min(-1)
-    if np.percentile(chroma, 95) < 0.05:
+    if np.percentile(chroma, 99) < 0.05:
         return "black-and-white"
     lum = img @ SEPIA / float(SEPIA @ SEPIA)
-    if np.percentile(np.abs(img - lum[..., None] * SEPIA).max(-1), 95) < 0.05:
+    off = np.abs(img - lum[..., None] * SEPIA).max(-1) / (lum + 0.05)
+    if np.percentile(off, 95) < 0.1:
         return "sepia"
     if np.percentile(img.min(-1), 2) > 0.5:
         return "pastel"
@@ -113,10 +114,10 @@ def classify_style(frames: np.ndarray, masks: np.ndarray) -> str:
             continue
         gray = frames[f].mean(-1)
         d = lambda k: cv2.dilate(m, np.ones((k, k), np.uint8)).astype(bool)  # noqa: E731
-        band, near, far = d(5) & ~m.astype(bool), d(9) & ~d(5), d(17) & ~d(11)
-        core = np.median(gray[m.astype(bool)])
-        outer = np.median(gray[far]) if far.any() else core
-        if np.percentile(gray[band], 15) < min(core, outer) - 0.15:
+        band, near = d(5) & ~m.astype(bool), d(9) & ~d(5)
+        outer, far = d(11) & ~d(7), d(17) & ~d(11)
+        ink = (gray[band] < 0.15).mean() - ((gray[outer] < 0.15).mean() if outer.any() else 1)
+        if ink > 0.08:  # a dark line hugs the objects that the backdrop around them lacks
             votes["cartoon"] += 1
         elif np.median(gray[~d(17)]) < 0.2 and np.mean(gray[near]) > np.mean(gray[far]) + 0.05:
             votes["neon"] += 1
