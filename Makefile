@@ -29,3 +29,10 @@ bench: install
 
 clean:
 	rm -rf $(VENV) out
+
+# Until the engine lands: render a captioned world clip and score it with WorldBench.
+demo: install
+	mkdir -p out
+	$(BIN)/vidgen world sample --n 4 -o out/world --size 128x128 --frames 17 --fps 8
+	$(BIN)/vidgen eval --videos out/world -o out/world_report.json --sheet out/world_sheet.png
+	@echo "videos in out/world/, report in out/world_report.json, contact sheet out/world_sheet.png"

@@ -325,17 +325,21 @@ def _scale_of(cam: Camera, f: int) -> float:
     return math.sqrt(abs(np.linalg.det(cam.mats[f][:, :2])))
 
 
-def spin_change(t: ObjTrack) -> float:
-    """1 - IoU between the first clean mask and later ones (centred): high when it rotates."""
-    areas = np.array(t.areas)
-    med = np.median(areas)
-    clean = [i for i, a in enumerate(areas) if abs(a - med) < 0.12 * med]
+def spin_change(t: ObjTrack, sizes: np.ndarray) -> float:
+    """1 - IoU between the first clean mask and later ones, centred and brought to one size:
+    high when the object turns. `sizes` are the stabilised areas (camera zoom removed)."""
+    med = np.median(sizes)
+    clean = [i for i, a in enumerate(sizes) if abs(a - med) < 0.12 * med]
     if len(clean) < 3:
         return 0.0
     ref = t.masks[clean[0]]
     changes = []
     for i in clean[1:]:
-        changes.append(1 - _centred_iou(ref, t.masks[i]))
+        k = math.sqrt(t.areas[clean[0]] / max(t.areas[i], 1.0))
+        m = t.masks[i].astype(np.uint8)
+        if abs(k - 1) > 0.03:
+            m = cv2.resize(m, None, fx=k, fy=k, interpolation=cv2.INTER_NEAREST)
+        changes.append(1 - _centred_iou(ref, m.astype(bool)))
     return float(np.percentile(changes, 75))
 
 
@@ -404,7 +408,7 @@ def classify_motion(t: ObjTrack, cam: Camera, fps: float, unit: float) -> str:
         return "grow"
     if size_ratio < 0.82:
         return "shrink"
-    if dist < 0.04 and spin_change(t) > 0.12:
+    if dist < 0.04 and spin_change(t, areas) > 0.12:
         return "spin"
     if dist < 0.04:
         return "still"
