@@ -326,31 +326,29 @@ def _scale_of(cam: Camera, f: int) -> float:
 
 
 def spin_change(t: ObjTrack, sizes: np.ndarray) -> float:
-    """1 - IoU between the first clean mask and later ones, centred and brought to one size:
-    high when the object turns. `sizes` are the stabilised areas (camera zoom removed)."""
+    """1 - IoU between the first clean mask and later ones, each centred and scaled to one
+    area: high when the object turns. `sizes` are the stabilised areas (camera zoom removed)."""
     med = np.median(sizes)
     clean = [i for i, a in enumerate(sizes) if abs(a - med) < 0.12 * med]
     if len(clean) < 3:
         return 0.0
-    ref = t.masks[clean[0]]
-    changes = []
-    for i in clean[1:]:
-        k = math.sqrt(t.areas[clean[0]] / max(t.areas[i], 1.0))
-        m = t.masks[i].astype(np.uint8)
-        if abs(k - 1) > 0.03:
-            m = cv2.resize(m, None, fx=k, fy=k, interpolation=cv2.INTER_NEAREST)
-        changes.append(1 - _centred_iou(ref, m.astype(bool)))
+    ref = _canonical(t.masks[clean[0]])
+    changes = [1 - _iou(ref, _canonical(t.masks[i])) for i in clean[1:]]
     return float(np.percentile(changes, 75))
 
 
-def _centred_iou(a: np.ndarray, b: np.ndarray) -> float:
-    s = max(a.shape[0], b.shape[0], a.shape[1], b.shape[1]) + 4
-    ca, cb = np.zeros((s, s), bool), np.zeros((s, s), bool)
-    for src, dst in ((a, ca), (b, cb)):
-        ys, xs = np.nonzero(src)
-        oy, ox = s // 2 - int(round(ys.mean())), s // 2 - int(round(xs.mean()))
-        dst[np.clip(ys + oy, 0, s - 1), np.clip(xs + ox, 0, s - 1)] = True
-    return float((ca & cb).sum() / max((ca | cb).sum(), 1))
+def _canonical(mask: np.ndarray, area: float = 900.0, side: int = 64) -> np.ndarray:
+    """The mask scaled to a fixed area and centred on its centroid in a side x side square."""
+    m = mask.astype(np.float32)
+    k = math.sqrt(area / max(m.sum(), 1.0))
+    ys, xs = np.nonzero(mask)
+    cy, cx = ys.mean() + 0.5, xs.mean() + 0.5
+    mat = np.array([[k, 0, side / 2 - k * cx], [0, k, side / 2 - k * cy]], np.float32)
+    return cv2.warpAffine(m, mat, (side, side), flags=cv2.INTER_LINEAR) > 0.5
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
 
 
 def _circle_fit(p: np.ndarray) -> tuple[float, float, float, float]:
@@ -408,7 +406,7 @@ def classify_motion(t: ObjTrack, cam: Camera, fps: float, unit: float) -> str:
         return "grow"
     if size_ratio < 0.82:
         return "shrink"
-    if dist < 0.04 and spin_change(t, areas) > 0.12:
+    if dist < 0.04 and spin_change(t, areas) > 0.22:
         return "spin"
     if dist < 0.04:
         return "still"

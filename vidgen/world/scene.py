@@ -182,11 +182,39 @@ def _visible(color: str, background: str, style: str, lighting: str) -> bool:
     return float(np.linalg.norm(obj - bg)) > margin
 
 
-def _place(rng: random.Random, o: dict, w: float, h: float, duration: float) -> dict:
-    """Choose a start position (and path) that keeps the object in view for the whole clip."""
+def visible_box(camera: str, w: float, h: float, duration: float) -> tuple[float, ...]:
+    """The world region (x0, x1, y0, y1) the camera sees for the whole clip, and the zoom
+    by which objects grow on screen."""
+    d = CAMERA_PAN_SPEED * duration
+    z = math.exp(CAMERA_ZOOM_RATE * duration)
+    boxes = {
+        "pan-left": (0.0, w - d, 0.0, h, 1.0),
+        "pan-right": (d, w, 0.0, h, 1.0),
+        "tilt-up": (0.0, w, 0.0, h - d, 1.0),
+        "tilt-down": (0.0, w, d, h, 1.0),
+        "zoom-in": (w / 2 * (1 - 1 / z), w / 2 * (1 + 1 / z), h / 2 * (1 - 1 / z),
+                    h / 2 * (1 + 1 / z), z),
+    }
+    return boxes.get(camera, (0.0, w, 0.0, h, 1.0))
+
+
+def _place(rng: random.Random, o: dict, box: tuple[float, ...], duration: float) -> dict | None:
+    """Choose a start position (and path) that keeps the object in view for the whole clip,
+    camera move included; None when it cannot fit."""
+    bx0, bx1, by0, by1, zoom = box
+    w, h = bx1 - bx0, by1 - by0
     r = SIZES[o["size"]]
     m, speed = o["motion"], o["speed"]
-    margin = r * 1.25
+    margin = r * 1.25 * zoom
+    if m in ("grow", "shrink"):  # at most a doubling (or halving) over the clip
+        o["pace"] = min(1.0, math.log(2.0) / (SCALE_RATE[speed] * duration))
+        margin *= 2.0 if m == "grow" else 1.0
+    if w < 2 * margin + 0.05 or h < 2 * margin + 0.05:
+        return None
+
+    def u(lo: float, hi: float) -> float:
+        return rng.uniform(lo, max(lo, hi))
+
     if m in DIRECTIONS:
         dx, dy = DIRECTIONS[m]
         nominal = LINEAR_SPEED[speed] * duration
@@ -195,31 +223,20 @@ def _place(rng: random.Random, o: dict, w: float, h: float, duration: float) -> 
         dist = min(nominal, room)
         o["pace"] = dist / nominal
         ex, ey = dx * dist, dy * dist
-        x0 = rng.uniform(margin - min(ex, 0), w - margin - max(ex, 0))
-        y0 = rng.uniform(margin - min(ey, 0), h - margin - max(ey, 0))
-        return {**o, "x": x0, "y": y0}
-    if m == "bounce":
-        return {**o, "x": rng.uniform(margin, w - margin), "y": rng.uniform(margin, 0.45 * h)}
+        return {**o, "x": u(bx0 + margin - min(ex, 0), bx1 - margin - max(ex, 0)),
+                "y": u(by0 + margin - min(ey, 0), by1 - margin - max(ey, 0))}
+    if m == "bounce":  # falls to the floor at the bottom of the frame, which must stay in view
+        return {**o, "x": u(bx0 + margin, bx1 - margin), "y": u(by0 + margin, by0 + 0.45 * h)}
     if m == "orbit":
         orbit_r = rng.uniform(0.16, 0.22)
-        cx = rng.uniform(margin + orbit_r, w - margin - orbit_r)
-        cy = rng.uniform(margin + orbit_r, h - margin - orbit_r)
+        if w < 2 * (margin + orbit_r) or h < 2 * (margin + orbit_r):
+            return None
+        cx = u(bx0 + margin + orbit_r, bx1 - margin - orbit_r)
+        cy = u(by0 + margin + orbit_r, by1 - margin - orbit_r)
         a0 = rng.uniform(0, 2 * math.pi)
-        return {
-            **o,
-            "x": cx + orbit_r * math.cos(a0),
-            "y": cy + orbit_r * math.sin(a0),
-            "orbit_cx": cx,
-            "orbit_cy": cy,
-            "orbit_r": orbit_r,
-        }
-    grow = 1.0
-    if m in ("grow", "shrink"):
-        # at most a doubling (or halving) over the clip
-        o["pace"] = min(1.0, math.log(2.0) / (SCALE_RATE[speed] * duration))
-        grow = 2.0 if m == "grow" else 1.0
-    return {**o, "x": rng.uniform(margin * grow, w - margin * grow),
-            "y": rng.uniform(margin * grow, h - margin * grow)}
+        return {**o, "x": cx + orbit_r * math.cos(a0), "y": cy + orbit_r * math.sin(a0),
+                "orbit_cx": cx, "orbit_cy": cy, "orbit_r": orbit_r}
+    return {**o, "x": u(bx0 + margin, bx1 - margin), "y": u(by0 + margin, by1 - margin)}
 
 
 def _overlap(a: dict, b: dict) -> bool:
@@ -243,9 +260,9 @@ def sample_scene(
     lighting = rng.choice(LIGHTINGS) if rng.random() < 0.5 else "day"
     if style == "pastel":
         lighting = "day"
-    if style in ("black-and-white", "sepia") and (lighting == "night" or not (
-        background.startswith("solid:") or background == "grass"
-    )):
+    if style in ("black-and-white", "sepia") and (
+        lighting == "night" or not background.startswith("solid:")
+    ):
         style = "plain"  # without colour, objects cannot be told from a photo's flat patches
     if style == "cartoon" and (lighting == "night" or background in ("stars", "solid:black")):
         style = "plain"  # a black outline does not show on a dark backdrop
@@ -281,7 +298,11 @@ def sample_scene(
                 p["color"] == o["color"] and p["shape"] == o["shape"] for p in objs
             ):
                 continue
-            o = _place(rng, o, w, h, duration)
+            if o["motion"] == "bounce" and camera in ("tilt-up", "tilt-down", "zoom-in"):
+                continue  # the floor would leave the view
+            o = _place(rng, o, visible_box(camera, w, h, duration), duration)
+            if o is None:
+                continue
             if any(_overlap(o, p) for p in objs):
                 continue
             objs.append(o)
