@@ -17,6 +17,7 @@ from vidgen.world.render import object_rgb
 from vidgen.world.scene import COLORS, DIRECTIONS
 
 PALETTE = tuple(COLORS)
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 FLAT_ONLY = False
 FLAT_TOL = 0.035  # max-min over a 3x3 window inside a flat-coloured object
 COLOR_TOL = 0.16  # RGB distance to the nearest named colour
@@ -72,7 +73,7 @@ def nearest_color(rgb: np.ndarray, style: str, lighting: str) -> tuple[str, floa
 
 
 def object_components(
-    frame: np.ndarray, pal: np.ndarray, unit: float, tol: float = COLOR_TOL
+    frame: np.ndarray, pal: np.ndarray, unit: float, tol: float = COLOR_TOL, tone: bool = False
 ) -> list[dict]:
     """Flat regions of a named colour in one frame (H, W, 3) float: the object candidates.
 
@@ -83,7 +84,10 @@ def object_components(
     border = np.concatenate([frame[0], frame[-1], frame[:, 0], frame[:, -1]])
     backdrop = np.median(border, axis=0)
     uniform = np.percentile(np.abs(border - backdrop).max(-1), 90) < FLAT_TOL
-    d = np.linalg.norm(frame[:, :, None, :] - pal[None, None], axis=-1)  # (H, W, K)
+    if tone:  # without colour only brightness tells objects apart (and survives H.264 best)
+        d = np.abs((frame @ LUMA)[:, :, None] - (pal @ LUMA)[None, None])  # (H, W, K)
+    else:
+        d = np.linalg.norm(frame[:, :, None, :] - pal[None, None], axis=-1)  # (H, W, K)
     nearest, near = d.argmin(-1), d.min(-1) < tol
     if FLAT_ONLY:
         k = np.ones((3, 3), np.uint8)
@@ -125,9 +129,9 @@ def _stands_out(dist: np.ndarray, mask: np.ndarray, box: tuple, tol: float) -> b
     x0, y0, x1, y1 = max(x - 3, 0), max(y - 3, 0), min(x + w + 3, W), min(y + h + 3, H)
     m = mask[y0:y1, x0:x1].astype(np.uint8)
     ring = cv2.dilate(m, np.ones((5, 5), np.uint8)).astype(bool) & ~m.astype(bool)
-    inside = np.median(dist[y0:y1, x0:x1][m.astype(bool)])
+    clean = (dist[y0:y1, x0:x1][m.astype(bool)] < 0.3 * tol).mean()
     around = np.median(dist[y0:y1, x0:x1][ring]) if ring.any() else 1.0
-    return bool(inside < 0.5 * tol and around > 0.6 * tol)
+    return bool(clean > 0.25 and around > 0.6 * tol)
 
 
 def _link(tracks: list[ObjTrack], comps: list[dict], f: int, max_jump: float) -> None:
@@ -177,9 +181,11 @@ def find_tracks(
     if colors:
         pal = pal[[PALETTE.index(c) for c in sorted(set(colors))]]
     tracks: list[ObjTrack] = []
-    tol = TONE_TOL if style in ("black-and-white", "sepia") else COLOR_TOL
+    tone = style in ("black-and-white", "sepia")
+    tol = TONE_TOL if tone else COLOR_TOL
     for f in range(F):
-        _link(tracks, object_components(video[f], pal, unit, tol), f, max_jump=0.25 * unit)
+        comps = object_components(video[f], pal, unit, tol, tone)
+        _link(tracks, comps, f, max_jump=0.25 * unit)
     keep = [t for t in tracks if len(t.frames) >= max(2, 0.6 * F)]
     for t in keep:
         t.shape_votes = [classify_shape(m) for m in t.masks]

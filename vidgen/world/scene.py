@@ -13,6 +13,7 @@ import hashlib
 import math
 import random
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -141,45 +142,34 @@ def _allowed_motions(shape: str) -> tuple[str, ...]:
     return tuple(m for m in MOTIONS if not (m == "spin" and shape in ROUND_SHAPES))
 
 
-def conflicting_colors(background: str) -> set[str]:
-    """Object colours that would vanish into this background (the world never pairs them)."""
-    table = {
-        "solid:white": {"white", "yellow"},
-        "solid:black": {"black", "brown"},
-        "solid:blue": {"blue", "purple"},
-        "solid:green": {"green"},
-        "solid:yellow": {"yellow", "white", "orange"},
-        "solid:pink": {"pink"},
-        "solid:gray": set(),
-        "solid:purple": {"purple", "blue"},
-        "sunset": {"orange", "yellow", "purple"},
-        "stars": {"black", "white", "blue"},
-        "grass": {"green"},
-        "checkerboard": {"white", "black", "brown"},
-        "water": {"blue", "cyan"},
-        "photo:astronaut": {"white", "black", "orange"},
-        "photo:coffee": {"brown", "white", "black", "orange"},
-        "photo:cat": {"brown", "black", "white"},
-        "photo:rocket": {"white", "black", "blue", "brown"},
-        "photo:motorcycle": {"black", "white", "red"},
-        "photo:brick": {"white", "black"},
-        "photo:temple": {"white", "black", "blue", "brown"},
-        "photo:flower": {"pink", "red", "orange", "yellow", "black", "green"},
-    }
-    return table[background]
+@lru_cache(maxsize=1024)
+def _backdrop_pixels(background: str, style: str, lighting: str) -> np.ndarray:
+    """(N, 3) colours of a backdrop as the style and lighting show it (small, static camera)."""
+    from vidgen.world.backgrounds import render_background  # the renderer's own pipeline
+    from vidgen.world.render import grade
+
+    one = np.ones(1, np.float32)
+    sc = Scene((), background, "static", style, lighting, 1.0, 1.0, seed=1234)
+    img = grade(render_background(sc, 32, 32, one * 0.5, one * 0.5, one)[0], style, lighting,
+                backdrop=True)
+    return img.reshape(-1, 3)
 
 
-def _visible(color: str, background: str, style: str, lighting: str) -> bool:
-    """On a solid backdrop, the object must differ from it as the style and lighting show them."""
-    if not background.startswith("solid:"):
-        return True
-    from vidgen.world.render import grade  # the renderer's own colour pipeline
+def visible(color: str, background: str, style: str, lighting: str) -> bool:
+    """Whether an object of this colour stands out from the backdrop: at most 2% of the
+    backdrop's pixels look like it (in brightness alone for the colourless styles)."""
+    from vidgen.world.render import object_rgb
 
-    obj = grade(np.array(COLORS[color], np.float32) / 255, style, lighting)
-    bg = grade(np.array(BACKGROUND_COLORS[background[6:]], np.float32) / 255, style, lighting,
-               backdrop=True)
-    margin = 0.12 if style in ("black-and-white", "sepia") else 0.3
-    return float(np.linalg.norm(obj - bg)) > margin
+    obj, px = object_rgb(color, style, lighting), _backdrop_pixels(background, style, lighting)
+    if style in ("black-and-white", "sepia"):
+        luma = np.array([0.299, 0.587, 0.114], np.float32)
+        near = np.abs(px @ luma - obj @ luma) < 0.12
+    else:  # dim light and pastel wash lower all contrasts; the margin follows them down
+        from vidgen.world.render import LIGHTING_GAIN
+
+        margin = 0.3 * float(LIGHTING_GAIN[lighting].mean()) * (0.45 if style == "pastel" else 1)
+        near = np.linalg.norm(px - obj, axis=1) < max(margin, 0.15)
+    return float(near.mean()) <= 0.02
 
 
 def visible_box(camera: str, w: float, h: float, duration: float) -> tuple[float, ...]:
@@ -266,8 +256,10 @@ def sample_scene(
         style = "plain"  # without colour, objects cannot be told from a photo's flat patches
     if style == "cartoon" and (lighting == "night" or background in ("stars", "solid:black")):
         style = "plain"  # a black outline does not show on a dark backdrop
-    palette = [c for c in COLORS if c not in conflicting_colors(background)
-               and _visible(c, background, style, lighting)]
+    palette = [c for c in COLORS if visible(c, background, style, lighting)]
+    if len(palette) < 3:  # this look hides most colours on this backdrop: show it plainly
+        style, lighting = "plain", "day"
+        palette = [c for c in COLORS if visible(c, background, style, lighting)]
     if style in ("neon", "cartoon"):  # dark colours neither glow nor show a black outline
         palette = [c for c in palette if c not in ("black", "brown")]
 
@@ -294,10 +286,10 @@ def sample_scene(
                 continue
             if n > 1 and o["size"] == "large":
                 o["size"] = "medium"
-            if not (grouped and i == 1) and any(
-                p["color"] == o["color"] and p["shape"] == o["shape"] for p in objs
-            ):
-                continue
+            if not (grouped and i == 1) and any(p["color"] == o["color"] for p in objs):
+                continue  # one colour per object (a group of two moves side by side)
+            if o["motion"] == "shrink" and o["size"] == "small":
+                continue  # it would shrink below what a 128-pixel frame can show
             if o["motion"] == "bounce" and camera in ("tilt-up", "tilt-down", "zoom-in"):
                 continue  # the floor would leave the view
             o = _place(rng, o, visible_box(camera, w, h, duration), duration)
