@@ -53,6 +53,7 @@ class ObjTrack:
     shape: str | None = None
     motion: str | None = None
     stab: np.ndarray | None = None  # (n, 2) stabilised centres, units
+    key: int = -1  # index of the named colour it was found as
 
 
 # --- colours ---------------------------------------------------------------------------------
@@ -108,6 +109,7 @@ def object_components(
             if not _stands_out(d[..., ki], labels == i, (x, y, w, h), tol):
                 continue
             out.append({
+                "key": ki,
                 "center": (float(cents[i][0]), float(cents[i][1])),
                 "area": float(area),
                 "box": (int(x), int(y), int(w), int(h)),
@@ -141,6 +143,8 @@ def _link(tracks: list[ObjTrack], comps: list[dict], f: int, max_jump: float) ->
         if f - t.frames[-1] > MAX_GAP:
             continue
         for ci, c in enumerate(comps):
+            if c["key"] != t.key:
+                continue  # a track keeps its named colour
             dist = math.dist(t.centers[-1], c["center"])
             if dist < max_jump * (f - t.frames[-1]):
                 pairs.append((dist, ti, ci))
@@ -159,6 +163,7 @@ def _link(tracks: list[ObjTrack], comps: list[dict], f: int, max_jump: float) ->
 
 
 def _append(t: ObjTrack, c: dict, f: int) -> None:
+    t.key = c["key"]
     t.frames.append(f)
     t.centers.append(c["center"])
     t.areas.append(c["area"])
