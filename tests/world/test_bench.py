@@ -5,11 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from vidgen.world.bench import DIMENSIONS, load_suite, report, score_clip
+from vidgen.world.bench import DIMENSIONS, load_suite, passed, report, score_clip
 from vidgen.world.render import render
 from vidgen.world.scene import Scene
 
-MOTION_DIMS = ("motion", "dynamic")
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +32,9 @@ def heldout_clips():
 
 def test_truth_scores_high(heldout_clips):
     rep = report([score_clip(f, fps, p) for f, fps, p in heldout_clips])
-    for d in ("color", "shape", "motion", "camera", "background", "dynamic"):
-        assert rep["dimensions"][d]["score"] >= 0.9, (d, rep["dimensions"][d])
-    for d in ("flicker", "consistency", "smoothness"):
-        assert rep["dimensions"][d]["score"] >= 0.8, (d, rep["dimensions"][d])
+    for d in DIMENSIONS:
+        assert rep["dimensions"][d]["n"] > 0, d
+        assert rep["dimensions"][d]["score"] >= 0.95, (d, rep["dimensions"][d])
 
 
 def test_shuffled_prompts_score_low(heldout_clips):
@@ -58,8 +56,8 @@ def test_noise_and_frozen_frames_fail_motion(heldout_clips):
         frozen = np.repeat(frames[:1], len(frames), axis=0)
         for fake in (noise, frozen):
             dims = score_clip(fake, fps, prompt)["dimensions"]
-            for d in MOTION_DIMS:
-                assert dims[d] is not None and dims[d] < 0.5, (d, prompt)
+            assert not passed("motion", dims["motion"]), prompt
+            assert not passed("dynamic", dims["dynamic"]), prompt
 
 
 def test_report_shape():
@@ -87,3 +85,20 @@ def test_suite_is_fixed_and_stratified():
 def test_bad_frames_are_refused():
     with pytest.raises(ValueError, match="frames"):
         score_clip(np.zeros((1, 16, 16, 3), np.uint8), 8.0, "a red ball")
+
+
+@pytest.mark.slow
+def test_whole_suite_calibration(tmp_path):
+    """The issue's bar: every dimension >= 0.97 on the whole suite; shuffled colour and
+    direction <= 0.35 (about 40 s on two cores)."""
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "vidgen.studio.cli", "eval", "--suite", "--ground-truth"]
+    subprocess.run([*base, "-o", str(tmp_path / "gt.json")], check=True, capture_output=True)
+    subprocess.run([*base, "--shuffle", "-o", str(tmp_path / "sh.json")], check=True,
+                   capture_output=True)
+    gt = json.loads((tmp_path / "gt.json").read_text())["dimensions"]
+    sh = json.loads((tmp_path / "sh.json").read_text())["dimensions"]
+    assert all(gt[d]["score"] >= 0.97 for d in DIMENSIONS), gt
+    assert sh["color"]["score"] <= 0.35 and sh["direction"]["score"] <= 0.35, sh

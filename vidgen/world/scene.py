@@ -262,6 +262,8 @@ def sample_scene(
         palette = [c for c in COLORS if visible(c, background, style, lighting)]
     if style in ("neon", "cartoon"):  # dark colours neither glow nor show a black outline
         palette = [c for c in palette if c not in ("black", "brown")]
+    if style == "neon":  # white light has no colour to glow with
+        palette = [c for c in palette if c != "white"]
 
     n = rng.choices((1, 2, 3), weights=(0.5, 0.33, 0.17))[0]
     grouped = n >= 2 and rng.random() < 0.2
