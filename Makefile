@@ -18,6 +18,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 test: install
+	$(BIN)/ruff check vidgen tests bench
 	$(BIN)/python -m pytest -q
 
 lint: install

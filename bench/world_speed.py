@@ -34,8 +34,17 @@ def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
     for size in (64, 128, 256):
         rate, n = clips_per_s(size, 17, seconds)
-        print(json.dumps({"size": f"{size}x{size}", "frames": 17, "clips_per_s": round(rate, 1),
-                          "clips": n, "threads": 1}))
+        print(
+            json.dumps(
+                {
+                    "size": f"{size}x{size}",
+                    "frames": 17,
+                    "clips_per_s": round(rate, 1),
+                    "clips": n,
+                    "threads": 1,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

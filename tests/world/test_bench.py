@@ -10,7 +10,6 @@ from vidgen.world.render import render
 from vidgen.world.scene import Scene
 
 
-
 @pytest.fixture(scope="module")
 def heldout_clips():
     """Ground-truth renders of the suite's first 24 held-out prompts, through H.264."""
@@ -23,8 +22,9 @@ def heldout_clips():
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for it in items:
-            frames, _ = render(Scene.from_dict(it["scene"]), s["width"], s["height"],
-                               s["frames"], s["fps"])
+            frames, _ = render(
+                Scene.from_dict(it["scene"]), s["width"], s["height"], s["frames"], s["fps"]
+            )
             write_mp4(f"{tmp}/{it['id']}.mp4", frames, s["fps"])
             out.append((read_video(f"{tmp}/{it['id']}.mp4")[0], s["fps"], it["prompt"]))
     return out
@@ -40,16 +40,20 @@ def test_truth_scores_high(heldout_clips):
 def test_shuffled_prompts_score_low(heldout_clips):
     prompts = [p for _, _, p in heldout_clips]
     shifted = prompts[7:] + prompts[:7]
-    rep = report([score_clip(f, fps, p) for (f, fps, _), p in zip(heldout_clips, shifted,
-                                                                   strict=True)])
+    rep = report(
+        [score_clip(f, fps, p) for (f, fps, _), p in zip(heldout_clips, shifted, strict=True)]
+    )
     assert rep["dimensions"]["color"]["score"] <= 0.35
     assert rep["dimensions"]["direction"]["score"] <= 0.35
 
 
 def test_noise_and_frozen_frames_fail_motion(heldout_clips):
     rng = np.random.default_rng(0)
-    moving = [(f, fps, p) for f, fps, p in heldout_clips
-              if score_clip(f, fps, p)["dimensions"]["dynamic"] == 1.0][:8]
+    moving = [
+        (f, fps, p)
+        for f, fps, p in heldout_clips
+        if score_clip(f, fps, p)["dimensions"]["dynamic"] == 1.0
+    ][:8]
     assert moving
     for frames, fps, prompt in moving:
         noise = rng.integers(0, 256, frames.shape, dtype=np.uint8)
@@ -96,8 +100,9 @@ def test_whole_suite_calibration(tmp_path):
 
     base = [sys.executable, "-m", "vidgen.studio.cli", "eval", "--suite", "--ground-truth"]
     subprocess.run([*base, "-o", str(tmp_path / "gt.json")], check=True, capture_output=True)
-    subprocess.run([*base, "--shuffle", "-o", str(tmp_path / "sh.json")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*base, "--shuffle", "-o", str(tmp_path / "sh.json")], check=True, capture_output=True
+    )
     gt = json.loads((tmp_path / "gt.json").read_text())["dimensions"]
     sh = json.loads((tmp_path / "sh.json").read_text())["dimensions"]
     assert all(gt[d]["score"] >= 0.97 for d in DIMENSIONS), gt

@@ -11,10 +11,14 @@ def _objects(scene):
 def _check(scene, text):
     exp = parse(text)
     assert not exp.problems, (text, exp.problems)
-    got = sorted((o.color, o.shape, o.motion, o.size or s) for o, s in zip(
-        sorted(exp.objects, key=lambda o: (o.color, o.shape, o.motion)),
-        [o.size for o in sorted(scene.objects, key=lambda o: (o.color, o.shape, o.motion))],
-        strict=True))
+    got = sorted(
+        (o.color, o.shape, o.motion, o.size or s)
+        for o, s in zip(
+            sorted(exp.objects, key=lambda o: (o.color, o.shape, o.motion)),
+            [o.size for o in sorted(scene.objects, key=lambda o: (o.color, o.shape, o.motion))],
+            strict=True,
+        )
+    )
     assert got == _objects(scene), text
     assert exp.background == scene.background, text
     assert exp.camera in (scene.camera, None if scene.camera == "static" else "x"), text

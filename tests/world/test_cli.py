@@ -8,8 +8,9 @@ import pytest
 
 
 def vidgen(*args, check=True):
-    r = subprocess.run([sys.executable, "-m", "vidgen.studio.cli", *args], capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "vidgen.studio.cli", *args], capture_output=True, text=True
+    )
     if check and r.returncode:
         raise AssertionError(r.stderr)
     return r
@@ -18,8 +19,22 @@ def vidgen(*args, check=True):
 def test_sample_writes_mp4_and_sidecar_deterministically(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     for d in (a, b):
-        vidgen("world", "sample", "--n", "2", "-o", str(d), "--size", "64x48", "--frames", "9",
-               "--fps", "12", "--seed", "5")
+        vidgen(
+            "world",
+            "sample",
+            "--n",
+            "2",
+            "-o",
+            str(d),
+            "--size",
+            "64x48",
+            "--frames",
+            "9",
+            "--fps",
+            "12",
+            "--seed",
+            "5",
+        )
     for name in ("0000.mp4", "0001.mp4", "0000.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
     meta = json.loads((a / "0000.json").read_text())
@@ -28,20 +43,37 @@ def test_sample_writes_mp4_and_sidecar_deterministically(tmp_path):
 
 
 def test_eval_scores_a_directory(tmp_path):
-    vidgen("world", "sample", "--n", "3", "-o", str(tmp_path), "--size", "128x128",
-           "--frames", "17", "--fps", "8", "--split", "heldout")
+    vidgen(
+        "world",
+        "sample",
+        "--n",
+        "3",
+        "-o",
+        str(tmp_path),
+        "--size",
+        "128x128",
+        "--frames",
+        "17",
+        "--fps",
+        "8",
+        "--split",
+        "heldout",
+    )
     r = vidgen("eval", "--videos", str(tmp_path), "--sheet", str(tmp_path / "s.png"))
     rep = json.loads(r.stdout)
     assert rep["n_clips"] == 3 and rep["dimensions"]["color"]["n"] >= 1
     assert (tmp_path / "s.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--size", "100x100"], "multiple of 16"),
-    (["--size", "big"], "WxH"),
-    (["--frames", "-3"], "--frames"),
-    (["--split", "test"], "--split"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--size", "100x100"], "multiple of 16"),
+        (["--size", "big"], "WxH"),
+        (["--frames", "-3"], "--frames"),
+        (["--split", "test"], "--split"),
+    ],
+)
 def test_sample_bad_input(tmp_path, args, needle):
     r = vidgen("world", "sample", "--n", "1", "-o", str(tmp_path), *args, check=False)
     assert r.returncode == 2 and needle in r.stderr

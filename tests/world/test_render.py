@@ -8,14 +8,22 @@ from vidgen.world.scene import Scene, WorldObject, sample_scene
 
 
 def _scene(objects, background="solid:white", camera="static", **kw):
-    return Scene(objects=tuple(objects), background=background, camera=camera,
-                 style=kw.get("style", "plain"), lighting="day", aspect=kw.get("aspect", 1.0),
-                 duration=2.0, seed=5)
+    return Scene(
+        objects=tuple(objects),
+        background=background,
+        camera=camera,
+        style=kw.get("style", "plain"),
+        lighting="day",
+        aspect=kw.get("aspect", 1.0),
+        duration=2.0,
+        seed=5,
+    )
 
 
 def _obj(**kw):
-    base = dict(shape="ball", color="red", size="medium", motion="still", speed="slowly",
-                x=0.5, y=0.5)
+    base = dict(
+        shape="ball", color="red", size="medium", motion="still", speed="slowly", x=0.5, y=0.5
+    )
     return WorldObject(**{**base, **kw})
 
 
@@ -33,10 +41,16 @@ def test_any_multiple_of_16(w, h):
     assert len(truth["objects"]) == len(scene.objects)
 
 
-@pytest.mark.parametrize("w,h,frames,fps,field", [
-    (100, 64, 5, 8, "width"), (64, 0, 5, 8, "height"), (64, 64, -1, 8, "frames"),
-    (64, 64, 5, 0, "fps"), (2048, 64, 5, 8, "width"),
-])
+@pytest.mark.parametrize(
+    "w,h,frames,fps,field",
+    [
+        (100, 64, 5, 8, "width"),
+        (64, 0, 5, 8, "height"),
+        (64, 64, -1, 8, "frames"),
+        (64, 64, 5, 0, "fps"),
+        (2048, 64, 5, 8, "width"),
+    ],
+)
 def test_bad_sizes_are_refused_by_name(w, h, frames, fps, field):
     with pytest.raises(ValueError, match=field):
         render(sample_scene(0, aspect=1.0), w, h, frames, fps)

@@ -52,15 +52,24 @@ def test_heldout_split_always_has_a_heldout_triple():
 
 
 def _heldout_only_phrases() -> list[str]:
-    tables = (COLOR_WORDS, SHAPE_WORDS, SIZE_WORDS, SPEED_WORDS, CAMERA_WORDS, BACKGROUND_WORDS,
-              STYLE_WORDS, LIGHTING_WORDS)
+    tables = (
+        COLOR_WORDS,
+        SHAPE_WORDS,
+        SIZE_WORDS,
+        SPEED_WORDS,
+        CAMERA_WORDS,
+        BACKGROUND_WORDS,
+        STYLE_WORDS,
+        LIGHTING_WORDS,
+    )
     train = {w for t in tables for v in t.values() for w in v[0]}
     return sorted({w for t in tables for v in t.values() for w in v[1]} - train)
 
 
 def test_training_captions_never_use_heldout_phrasings():
     pattern = re.compile(
-        r"(?<![\w-])(" + "|".join(re.escape(p) for p in _heldout_only_phrases()) + r")(?![\w-])")
+        r"(?<![\w-])(" + "|".join(re.escape(p) for p in _heldout_only_phrases()) + r")(?![\w-])"
+    )
     for seed in range(20_000):
         scene = sample_scene(seed, "train")
         for text in (caption(scene), structured_text(structured(scene))):

@@ -11,8 +11,9 @@ import av
 import numpy as np
 
 
-def write_mp4(path: str | Path, frames: np.ndarray, fps: float, crf: int = 18,
-              metadata: dict | None = None) -> None:
+def write_mp4(
+    path: str | Path, frames: np.ndarray, fps: float, crf: int = 18, metadata: dict | None = None
+) -> None:
     """Write uint8 frames (F, H, W, 3) as H.264 yuv420p; atomically (temp file, then rename)."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 (F, H, W, 3), got {frames.dtype} {frames.shape}")

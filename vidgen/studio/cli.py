@@ -10,8 +10,11 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="vidgen: open, local-first AI video generation.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="vidgen: open, local-first AI video generation.",
+)
 world_app = typer.Typer(no_args_is_help=True, help="The procedural video world.")
 app.add_typer(world_app, name="world")
 
@@ -31,8 +34,9 @@ def parse_size(size: str) -> tuple[int, int]:
         raise ValueError(f"--size must look like WxH (for example 128x128), got {size!r}") from None
     for name, v in (("width", w), ("height", h)):
         if v < 16 or v > MAX_SIDE or v % 16:
-            raise ValueError(f"--size {name} must be a multiple of 16 from 16 to {MAX_SIDE}, "
-                             f"got {v}")
+            raise ValueError(
+                f"--size {name} must be a multiple of 16 from 16 to {MAX_SIDE}, got {v}"
+            )
     return w, h
 
 
@@ -70,9 +74,14 @@ def world_sample(
         scene = sample_scene(seed + i, split, aspect=w / h, duration=duration)
         video, truth = render(scene, w, h, frames, fps)
         fields = structured(scene)
-        meta = {"caption": caption(scene), "structured": fields,
-                "structured_prompt": structured_text(fields), "split": split,
-                "scene": scene.to_dict(), "truth": truth}
+        meta = {
+            "caption": caption(scene),
+            "structured": fields,
+            "structured_prompt": structured_text(fields),
+            "split": split,
+            "scene": scene.to_dict(),
+            "truth": truth,
+        }
         write_mp4(out / f"{i:04d}.mp4", video, fps, metadata={"comment": meta["caption"]})
         (out / f"{i:04d}.json").write_text(json.dumps(meta))
     typer.echo(f"wrote {n} clips to {out}")
@@ -130,12 +139,22 @@ def _load_prompts(path: Path) -> dict[str, str]:
 def eval_cmd(
     videos: Annotated[Path | None, typer.Option(help="directory of *.mp4 to score")] = None,
     prompts: Annotated[Path | None, typer.Option(help="prompts file (else sidecar JSON)")] = None,
-    suite: Annotated[bool, typer.Option("--suite", help="score the fixed WorldBench suite")] = False,
+    suite: Annotated[
+        bool, typer.Option("--suite", help="score the fixed WorldBench suite")
+    ] = False,
     model: Annotated[str | None, typer.Option(help="model that generates the suite")] = None,
-    ground_truth: Annotated[bool, typer.Option(
-        "--ground-truth", help="render the suite with the world itself (the reference)")] = False,
-    shuffle: Annotated[bool, typer.Option(
-        "--shuffle", help="pair each suite clip with another clip's prompt (calibration)")] = False,
+    ground_truth: Annotated[
+        bool,
+        typer.Option(
+            "--ground-truth", help="render the suite with the world itself (the reference)"
+        ),
+    ] = False,
+    shuffle: Annotated[
+        bool,
+        typer.Option(
+            "--shuffle", help="pair each suite clip with another clip's prompt (calibration)"
+        ),
+    ] = False,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="write the JSON report")] = None,
     sheet: Annotated[Path | None, typer.Option(help="write a contact-sheet PNG")] = None,
     keep: Annotated[Path | None, typer.Option(help="keep the suite's rendered MP4s here")] = None,
@@ -148,8 +167,10 @@ def eval_cmd(
             raise ValueError("give exactly one of --videos DIR or --suite")
         if suite:
             if model is not None and not ground_truth:
-                raise ValueError("--model: no generation engine is installed yet; "
-                                 "use --ground-truth to score the world's own renders")
+                raise ValueError(
+                    "--model: no generation engine is installed yet; "
+                    "use --ground-truth to score the world's own renders"
+                )
             if not ground_truth:
                 raise ValueError("--suite needs --ground-truth (or --model once the engine exists)")
             with tempfile.TemporaryDirectory() as tmp:
@@ -168,8 +189,11 @@ def eval_cmd(
         out.write_text(text + "\n")
     if sheet:
         contact_sheet(clips, vids, sheet)
-    sys.stdout.write(json.dumps({"dimensions": rep["dimensions"], "n_clips": rep["n_clips"]},
-                                indent=1) + "\n" if out else text + "\n")
+    sys.stdout.write(
+        json.dumps({"dimensions": rep["dimensions"], "n_clips": rep["n_clips"]}, indent=1) + "\n"
+        if out
+        else text + "\n"
+    )
 
 
 def _render_suite(target: Path, shuffle: bool) -> None:
@@ -187,12 +211,14 @@ def _render_suite(target: Path, shuffle: bool) -> None:
     if shuffle:
         order = list(range(len(items)))
         random.Random(0).shuffle(order)
-        prompts = [prompts[(j + 1) % len(items)] if j == i else prompts[j]
-                   for i, j in enumerate(order)]
+        prompts = [
+            prompts[(j + 1) % len(items)] if j == i else prompts[j] for i, j in enumerate(order)
+        ]
     target.mkdir(parents=True, exist_ok=True)
     for it, prompt in zip(items, prompts, strict=True):
-        video, _ = render(Scene.from_dict(it["scene"]), s["width"], s["height"], s["frames"],
-                          s["fps"])
+        video, _ = render(
+            Scene.from_dict(it["scene"]), s["width"], s["height"], s["frames"], s["fps"]
+        )
         write_mp4(target / f"{it['id']}.mp4", video, s["fps"])
         (target / f"{it['id']}.json").write_text(json.dumps({"prompt": prompt}))
 

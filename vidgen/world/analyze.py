@@ -102,20 +102,22 @@ def object_components(
             x, y, w, h, area = stats[i]
             if area < min_area or w > 0.75 * W or h > 0.75 * H:
                 continue
-            core = labels[y:y + h, x:x + w] == i
-            rgb = frame[y:y + h, x:x + w][core].mean(0)
+            core = labels[y : y + h, x : x + w] == i
+            rgb = frame[y : y + h, x : x + w][core].mean(0)
             if uniform and np.linalg.norm(rgb - backdrop) < tol:
                 continue
             if not _stands_out(d[..., ki], labels == i, (x, y, w, h), tol):
                 continue
-            out.append({
-                "key": ki,
-                "center": (float(cents[i][0]), float(cents[i][1])),
-                "area": float(area),
-                "box": (int(x), int(y), int(w), int(h)),
-                "core": core,
-                "rgb": rgb,
-            })
+            out.append(
+                {
+                    "key": ki,
+                    "center": (float(cents[i][0]), float(cents[i][1])),
+                    "area": float(area),
+                    "box": (int(x), int(y), int(w), int(h)),
+                    "core": core,
+                    "rgb": rgb,
+                }
+            )
     return out
 
 
@@ -262,15 +264,20 @@ def estimate_camera(gray: np.ndarray, fps: float, object_masks: np.ndarray) -> C
         pts = cv2.goodFeaturesToTrack(gray[f - 1], 200, 0.01, 3, mask=allowed)
         step = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
         if pts is not None and len(pts) >= MIN_FEATURES:
-            nxt, ok, _ = cv2.calcOpticalFlowPyrLK(gray[f - 1], gray[f], pts, None,
-                                                  winSize=(15, 15), maxLevel=3)
+            nxt, ok, _ = cv2.calcOpticalFlowPyrLK(
+                gray[f - 1], gray[f], pts, None, winSize=(15, 15), maxLevel=3
+            )
             ok = ok.ravel().astype(bool)
             src, dst = pts[ok].reshape(-1, 2), nxt[ok].reshape(-1, 2)
-            textured = (len(src) >= MIN_FEATURES and _spread(src, W, H)
-                        and _backdrop_texture(gray[f - 1], allowed > 0) > 0.08)
+            textured = (
+                len(src) >= MIN_FEATURES
+                and _spread(src, W, H)
+                and _backdrop_texture(gray[f - 1], allowed > 0) > 0.08
+            )
             if textured:  # features cover the frame: the backdrop can show a camera move
-                m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
-                                                     ransacReprojThreshold=1.0)
+                m, inl = cv2.estimateAffinePartial2D(
+                    src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0
+                )
                 good = inl.ravel().astype(bool) if m is not None else np.zeros(len(src), bool)
                 if good.sum() >= max(MIN_FEATURES, 0.5 * len(src)) and _spread(dst[good], W, H):
                     step = m

@@ -40,8 +40,12 @@ def _hash(ix: np.ndarray, iy: np.ndarray, salt: float) -> np.ndarray:
 
 def _sunset(X, Y, w, h, seed, px):
     v = np.broadcast_to(Y / h, np.broadcast_shapes(X.shape, Y.shape))
-    stops = [(0.0, (46, 26, 92)), (0.42, (196, 78, 112)), (0.68, (250, 138, 58)),
-             (0.8, (255, 206, 96))]
+    stops = [
+        (0.0, (46, 26, 92)),
+        (0.42, (196, 78, 112)),
+        (0.68, (250, 138, 58)),
+        (0.8, (255, 206, 96)),
+    ]
     sky = np.zeros((*v.shape, 3), np.float32)
     for (a, ca), (b, cb) in zip(stops[:-1], stops[1:], strict=True):
         t = np.clip((v - a) / (b - a), 0, 1)
@@ -71,7 +75,10 @@ def _stars(X, Y, w, h, seed, px):
 
 
 def _grass(X, Y, w, h, seed, px):
-    n = _waves(X, Y, seed, 8, (40, 110), (2, 8)) * 0.6 + _waves(X, Y, seed + 9, 4, (3, 9), (3, 9)) * 0.4
+    n = (
+        _waves(X, Y, seed, 8, (40, 110), (2, 8)) * 0.6
+        + _waves(X, Y, seed + 9, 4, (3, 9), (3, 9)) * 0.4
+    )
     t = np.clip(0.5 + 0.35 * n, 0, 1)
     return _lerp(_rgb((34, 96, 30)), _rgb((118, 182, 72)), t)
 
@@ -118,8 +125,13 @@ def load_photo(name: str) -> np.ndarray:
     elif name == "motorcycle":
         img = skimage.io.imread(os.path.join(skimage.data.data_dir, "motorcycle_left.png"))
     else:
-        loader = {"astronaut": "astronaut", "coffee": "coffee", "cat": "chelsea",
-                  "rocket": "rocket", "brick": "brick"}[name]
+        loader = {
+            "astronaut": "astronaut",
+            "coffee": "coffee",
+            "cat": "chelsea",
+            "rocket": "rocket",
+            "brick": "brick",
+        }[name]
         img = getattr(skimage.data, loader)()
     if img.ndim == 2:
         img = np.stack([img] * 3, -1)
@@ -149,8 +161,13 @@ def _photo(name, wx0, wx1, wy0, wy1, w, h, tw, th, tppu):
     bx = ((wx0 - w / 2) / s + pw / 2) * k + 0.5 * a - 0.5
     by = ((wy0 - h / 2) / s + ph / 2) * k + 0.5 * a - 0.5
     m = np.array([[a, 0, bx], [0, a, by]], np.float32)
-    return cv2.warpAffine(src, m, (tw, th), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REFLECT)
+    return cv2.warpAffine(
+        src,
+        m,
+        (tw, th),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT,
+    )
 
 
 def _texture(scene: Scene, wx0, wy0, tw, th, tppu, wx1, wy1) -> np.ndarray:
@@ -188,7 +205,11 @@ def render_background(scene: Scene, width: int, height: int, cam_x, cam_y, zoom)
         bx = ((0.5 / ppu - w / 2) / float(zoom[f]) + float(cam_x[f]) - wx0) * tppu - 0.5
         by = ((0.5 / ppu - h / 2) / float(zoom[f]) + float(cam_y[f]) - wy0) * tppu - 0.5
         m = np.array([[a, 0, bx], [0, a, by]], np.float32)
-        out[f] = cv2.warpAffine(tex, m, (width, height),
-                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                borderMode=cv2.BORDER_REFLECT)
+        out[f] = cv2.warpAffine(
+            tex,
+            m,
+            (width, height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REFLECT,
+        )
     return out

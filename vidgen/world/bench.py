@@ -24,8 +24,19 @@ from vidgen.world.captions import Expected, parse
 from vidgen.world.render import NEON_BACKDROP, SEPIA, grade
 from vidgen.world.scene import BACKGROUNDS, DIRECTIONS, Scene
 
-DIMENSIONS = ("color", "shape", "count", "motion", "camera", "background", "style", "flicker",
-              "consistency", "smoothness", "dynamic")
+DIMENSIONS = (
+    "color",
+    "shape",
+    "count",
+    "motion",
+    "camera",
+    "background",
+    "style",
+    "flicker",
+    "consistency",
+    "smoothness",
+    "dynamic",
+)
 EXTRA = ("direction",)  # reported beside the eleven: motion restricted to direction prompts
 SUITE_PATH = Path(__file__).with_name("suite_v1.json")
 CONTINUOUS = ("flicker", "consistency", "smoothness")  # graded; the rest are right or wrong
@@ -120,13 +131,13 @@ def classify_style(frames: np.ndarray, masks: np.ndarray) -> str:
         if m.sum() < 10:
             continue
         gray = frames[f].mean(-1)
-        d = lambda k: cv2.dilate(m, np.ones((k, k), np.uint8)).astype(bool)  # noqa: E731
-        band, near = d(5) & ~m.astype(bool), d(9) & ~d(5)
-        outer, far = d(11) & ~d(7), d(17) & ~d(11)
+        d = {k: cv2.dilate(m, np.ones((k, k), np.uint8)).astype(bool) for k in (5, 7, 9, 11, 17)}
+        band, near = d[5] & ~m.astype(bool), d[9] & ~d[5]
+        outer, far = d[11] & ~d[7], d[17] & ~d[11]
         ink = (gray[band] < 0.15).mean() - ((gray[outer] < 0.15).mean() if outer.any() else 1)
         if ink > 0.08:  # a dark line hugs the objects that the backdrop around them lacks
             votes["cartoon"] += 1
-        elif np.median(gray[~d(17)]) < 0.2 and np.mean(gray[near]) > np.mean(gray[far]) + 0.05:
+        elif np.median(gray[~d[17]]) < 0.2 and np.mean(gray[near]) > np.mean(gray[far]) + 0.05:
             votes["neon"] += 1
         else:
             votes["plain"] += 1
@@ -151,8 +162,11 @@ def flicker_score(frames: np.ndarray, cam: A.Camera) -> float:
     small, seen = [], np.ones(size[::-1], bool)
     for i, f in enumerate(frames):
         m = cam.mats[i].astype(np.float32)
-        small.append(cv2.resize(cv2.warpAffine(f, m, (W, H), flags=flags), size,
-                                interpolation=cv2.INTER_AREA))
+        small.append(
+            cv2.resize(
+                cv2.warpAffine(f, m, (W, H), flags=flags), size, interpolation=cv2.INTER_AREA
+            )
+        )
         inside = cv2.warpAffine(np.ones((H, W), np.float32), m, (W, H), flags=flags)
         seen &= cv2.resize(inside, size, interpolation=cv2.INTER_AREA) > 0.999
     small = np.stack(small)
@@ -201,6 +215,7 @@ def smoothness_score(t: A.ObjTrack) -> float:
 
 def _match(expected: list, tracks: list[A.ObjTrack]) -> list[A.ObjTrack | None]:
     """Assign tracks to expected objects maximising agreement (colour counts double)."""
+
     def agree(e, t):
         return 2 * (e.color == t.color) + (e.shape == t.shape) + (e.motion == t.motion)
 
@@ -234,7 +249,7 @@ def score_clip(frames: np.ndarray, fps: float, prompt: str) -> dict:
     masks = np.zeros((F, H, W), bool)
     for t in tracks:
         for f, (x, y, w, h), m in zip(t.frames, t.boxes, t.masks, strict=True):
-            masks[f, y:y + h, x:x + w] |= m
+            masks[f, y : y + h, x : x + w] |= m
     gray = (video.mean(-1) * 255).astype(np.uint8)
     cam = A.estimate_camera(gray, fps, masks)
     for t in tracks:
@@ -247,15 +262,21 @@ def score_clip(frames: np.ndarray, fps: float, prompt: str) -> dict:
     colorless = style in ("black-and-white", "sepia")
     dims: dict[str, float | None] = dict.fromkeys(DIMENSIONS + EXTRA)
     if objs:
-        dims["color"] = None if colorless else _fraction(
-            [(o.color, g[0]) for o, g in zip(objs, got, strict=True)])
+        dims["color"] = (
+            None
+            if colorless
+            else _fraction([(o.color, g[0]) for o, g in zip(objs, got, strict=True)])
+        )
         dims["shape"] = _fraction([(o.shape, g[1]) for o, g in zip(objs, got, strict=True)])
         dims["count"] = float(len(tracks) == len(objs))
         dims["motion"] = _fraction([(o.motion, g[2]) for o, g in zip(objs, got, strict=True)])
-        dims["direction"] = _fraction([(o.motion, g[2]) for o, g in zip(objs, got, strict=True)
-                                       if o.motion in DIRECTIONS])
+        dims["direction"] = _fraction(
+            [(o.motion, g[2]) for o, g in zip(objs, got, strict=True) if o.motion in DIRECTIONS]
+        )
         found = [t for t in matched if t]
-        dims["consistency"] = float(np.mean([consistency_score(t) for t in found])) if found else 0.0
+        dims["consistency"] = (
+            float(np.mean([consistency_score(t) for t in found])) if found else 0.0
+        )
         dims["smoothness"] = float(np.mean([smoothness_score(t) for t in found])) if found else 0.0
     if exp.camera:
         dims["camera"] = float(cam.kind == exp.camera)
@@ -267,24 +288,33 @@ def score_clip(frames: np.ndarray, fps: float, prompt: str) -> dict:
         dims["style"] = float(seen_style == exp.style)
     dims["flicker"] = flicker_score(video, cam)
     moving = any(o.motion not in (None, "still") for o in objs) or exp.camera not in (
-        None, "static")
+        None,
+        "static",
+    )
     if moving:
-        dims["dynamic"] = float(cam.kind not in ("static", "unknown") or any(
-            t.motion not in ("still", "unknown") for t in tracks))
+        dims["dynamic"] = float(
+            cam.kind not in ("static", "unknown")
+            or any(t.motion not in ("still", "unknown") for t in tracks)
+        )
     return {
         "prompt": prompt,
         "dimensions": {k: (None if v is None else round(v, 4)) for k, v in dims.items()},
         "seen": {
-            "objects": [{"color": t.color, "shape": t.shape, "motion": t.motion,
-                         "frames": len(t.frames)} for t in tracks],
+            "objects": [
+                {"color": t.color, "shape": t.shape, "motion": t.motion, "frames": len(t.frames)}
+                for t in tracks
+            ],
             "camera": cam.kind,
             "background": seen_bg if exp.background else None,
             "style": seen_style,
         },
         "expected": {
             "objects": [vars(o) for o in objs],
-            "camera": exp.camera, "background": exp.background, "style": exp.style,
-            "lighting": exp.lighting, "problems": exp.problems,
+            "camera": exp.camera,
+            "background": exp.background,
+            "style": exp.style,
+            "lighting": exp.lighting,
+            "problems": exp.problems,
         },
     }
 
@@ -300,8 +330,11 @@ def report(clips: list[dict]) -> dict:
         n = len(vals)
         score = float(vals.mean()) if n else None
         ci = float(1.96 * vals.std(ddof=1) / math.sqrt(n)) if n > 1 else None
-        dims[d] = {"score": None if score is None else round(score, 4),
-                   "ci95": None if ci is None else round(ci, 4), "n": n}
+        dims[d] = {
+            "score": None if score is None else round(score, 4),
+            "ci95": None if ci is None else round(ci, 4),
+            "n": n,
+        }
     return {"version": "worldbench-1", "n_clips": len(clips), "dimensions": dims, "clips": clips}
 
 
@@ -310,17 +343,29 @@ def passed(dim: str, score: float) -> bool:
     return score >= PASS if dim in CONTINUOUS else score >= 0.999
 
 
-def contact_sheet(clips: list[dict], videos: list[np.ndarray], path: str | Path,
-                  per_row: int = 6, thumb: int = 96, max_clips: int = 60) -> None:
+def contact_sheet(
+    clips: list[dict],
+    videos: list[np.ndarray],
+    path: str | Path,
+    per_row: int = 6,
+    thumb: int = 96,
+    max_clips: int = 60,
+) -> None:
     """A PNG grid: frames of each clip, its prompt, and each dimension's pass or fail."""
     from PIL import Image, ImageDraw
 
     rows = []
     for c, v in list(zip(clips, videos, strict=True))[:max_clips]:
         idx = np.linspace(0, len(v) - 1, per_row).round().astype(int)
-        tiles = [Image.fromarray(v[i]).resize(
-            (thumb * v.shape[2] // max(v.shape[1], v.shape[2]),
-             thumb * v.shape[1] // max(v.shape[1], v.shape[2]))) for i in idx]
+        tiles = [
+            Image.fromarray(v[i]).resize(
+                (
+                    thumb * v.shape[2] // max(v.shape[1], v.shape[2]),
+                    thumb * v.shape[1] // max(v.shape[1], v.shape[2]),
+                )
+            )
+            for i in idx
+        ]
         width = per_row * (thumb + 2)
         row = Image.new("RGB", (width, thumb + 40), "white")
         for i, t in enumerate(tiles):
@@ -330,8 +375,9 @@ def contact_sheet(clips: list[dict], videos: list[np.ndarray], path: str | Path,
         x = 2
         for d in DIMENSIONS:
             s = c["dimensions"][d]
-            mark, color = ("-", "gray") if s is None else (
-                ("ok", "green") if passed(d, s) else ("X", "red"))
+            mark, color = (
+                ("-", "gray") if s is None else (("ok", "green") if passed(d, s) else ("X", "red"))
+            )
             label = f"{d[:5]}:{mark}"
             draw.text((x, thumb + 20), label, fill=color)
             x += 6 * len(label) + 8

@@ -106,8 +106,12 @@ def object_track(o: WorldObject, scene: Scene, t: np.ndarray) -> Track:
         a0 = math.atan2(o.y - o.orbit_cy, o.x - o.orbit_cx)
         a = a0 + o.spin_dir * ORBIT_SPEED[o.speed] * t
         x, y = o.orbit_cx + o.orbit_r * np.cos(a), o.orbit_cy + o.orbit_r * np.sin(a)
-    return Track(x.astype(np.float32), y.astype(np.float32), angle.astype(np.float32),
-                 scale.astype(np.float32))
+    return Track(
+        x.astype(np.float32),
+        y.astype(np.float32),
+        angle.astype(np.float32),
+        scale.astype(np.float32),
+    )
 
 
 def camera_track(scene: Scene, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

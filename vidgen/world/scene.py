@@ -58,7 +58,11 @@ SOLID_BACKGROUNDS = ("white", "black", "blue", "green", "yellow", "pink", "gray"
 BACKGROUND_COLORS = {**COLORS, "gray": (128, 128, 128)}
 TEXTURES = ("sunset", "stars", "grass", "checkerboard", "water")
 PHOTOS = ("astronaut", "coffee", "cat", "rocket", "motorcycle", "brick", "temple", "flower")
-BACKGROUNDS = (*(f"solid:{c}" for c in SOLID_BACKGROUNDS), *TEXTURES, *(f"photo:{p}" for p in PHOTOS))
+BACKGROUNDS = (
+    *(f"solid:{c}" for c in SOLID_BACKGROUNDS),
+    *TEXTURES,
+    *(f"photo:{p}" for p in PHOTOS),
+)
 CAMERAS = ("static", "pan-left", "pan-right", "tilt-up", "tilt-down", "zoom-in", "zoom-out")
 CAMERA_PAN_SPEED = 0.14  # units / s
 CAMERA_ZOOM_RATE = 0.22  # d(log zoom) / s
@@ -150,8 +154,9 @@ def _backdrop_pixels(background: str, style: str, lighting: str) -> np.ndarray:
 
     one = np.ones(1, np.float32)
     sc = Scene((), background, "static", style, lighting, 1.0, 1.0, seed=1234)
-    img = grade(render_background(sc, 32, 32, one * 0.5, one * 0.5, one)[0], style, lighting,
-                backdrop=True)
+    img = grade(
+        render_background(sc, 32, 32, one * 0.5, one * 0.5, one)[0], style, lighting, backdrop=True
+    )
     return img.reshape(-1, 3)
 
 
@@ -182,8 +187,13 @@ def visible_box(camera: str, w: float, h: float, duration: float) -> tuple[float
         "pan-right": (d, w, 0.0, h, 1.0),
         "tilt-up": (0.0, w, 0.0, h - d, 1.0),
         "tilt-down": (0.0, w, d, h, 1.0),
-        "zoom-in": (w / 2 * (1 - 1 / z), w / 2 * (1 + 1 / z), h / 2 * (1 - 1 / z),
-                    h / 2 * (1 + 1 / z), z),
+        "zoom-in": (
+            w / 2 * (1 - 1 / z),
+            w / 2 * (1 + 1 / z),
+            h / 2 * (1 - 1 / z),
+            h / 2 * (1 + 1 / z),
+            z,
+        ),
     }
     return boxes.get(camera, (0.0, w, 0.0, h, 1.0))
 
@@ -213,8 +223,11 @@ def _place(rng: random.Random, o: dict, box: tuple[float, ...], duration: float)
         dist = min(nominal, room)
         o["pace"] = dist / nominal
         ex, ey = dx * dist, dy * dist
-        return {**o, "x": u(bx0 + margin - min(ex, 0), bx1 - margin - max(ex, 0)),
-                "y": u(by0 + margin - min(ey, 0), by1 - margin - max(ey, 0))}
+        return {
+            **o,
+            "x": u(bx0 + margin - min(ex, 0), bx1 - margin - max(ex, 0)),
+            "y": u(by0 + margin - min(ey, 0), by1 - margin - max(ey, 0)),
+        }
     if m == "bounce":  # falls to the floor at the bottom of the frame, which must stay in view
         return {**o, "x": u(bx0 + margin, bx1 - margin), "y": u(by0 + margin, by0 + 0.45 * h)}
     if m == "orbit":
@@ -224,8 +237,14 @@ def _place(rng: random.Random, o: dict, box: tuple[float, ...], duration: float)
         cx = u(bx0 + margin + orbit_r, bx1 - margin - orbit_r)
         cy = u(by0 + margin + orbit_r, by1 - margin - orbit_r)
         a0 = rng.uniform(0, 2 * math.pi)
-        return {**o, "x": cx + orbit_r * math.cos(a0), "y": cy + orbit_r * math.sin(a0),
-                "orbit_cx": cx, "orbit_cy": cy, "orbit_r": orbit_r}
+        return {
+            **o,
+            "x": cx + orbit_r * math.cos(a0),
+            "y": cy + orbit_r * math.sin(a0),
+            "orbit_cx": cx,
+            "orbit_cy": cy,
+            "orbit_r": orbit_r,
+        }
     return {**o, "x": u(bx0 + margin, bx1 - margin), "y": u(by0 + margin, by1 - margin)}
 
 
@@ -243,8 +262,10 @@ def sample_scene(
     rng = random.Random(seed)
     w, h = frame_extent(aspect)
     background = rng.choice(BACKGROUNDS)
-    camera = "static" if background.startswith("solid:") or rng.random() < 0.45 else (
-        rng.choice(CAMERAS[1:])
+    camera = (
+        "static"
+        if background.startswith("solid:") or rng.random() < 0.45
+        else (rng.choice(CAMERAS[1:]))
     )
     style = rng.choice(STYLES) if rng.random() < 0.6 else "plain"
     lighting = rng.choice(LIGHTINGS) if rng.random() < 0.5 else "day"

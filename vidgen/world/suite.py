@@ -18,8 +18,12 @@ SUITE_WIDTH = SUITE_HEIGHT = 128
 
 
 def _targets() -> list[tuple[str, str]]:
-    base = ([("motion", m) for m in MOTIONS] + [("camera", c) for c in CAMERAS]
-            + [("background", b) for b in BACKGROUNDS] + [("style", s) for s in STYLES])
+    base = (
+        [("motion", m) for m in MOTIONS]
+        + [("camera", c) for c in CAMERAS]
+        + [("background", b) for b in BACKGROUNDS]
+        + [("style", s) for s in STYLES]
+    )
     out = []
     while len(out) < SUITE_SIZE:
         out.extend(base)
@@ -39,8 +43,12 @@ def make_suite() -> dict:
         split = "heldout" if i % 4 == 0 else "train"
         while True:
             seed += 1
-            scene = sample_scene(seed, split, aspect=SUITE_WIDTH / SUITE_HEIGHT,
-                                 duration=(SUITE_FRAMES - 1) / SUITE_FPS)
+            scene = sample_scene(
+                seed,
+                split,
+                aspect=SUITE_WIDTH / SUITE_HEIGHT,
+                duration=(SUITE_FRAMES - 1) / SUITE_FPS,
+            )
             if scene.objects and _hits(scene, dim, value):
                 break
         phrasing = "heldout" if split == "heldout" and i % 8 == 0 else "train"
@@ -48,10 +56,25 @@ def make_suite() -> dict:
             prompt, form = structured_text(structured(scene)), "structured"
         else:
             prompt, form = caption(scene, heldout=phrasing == "heldout"), "natural"
-        items.append({"id": f"{i:04d}", "prompt": prompt, "split": split, "phrasing": phrasing,
-                      "form": form, "target": f"{dim}={value}", "scene": scene.to_dict()})
-    return {"version": "suite_v1", "width": SUITE_WIDTH, "height": SUITE_HEIGHT,
-            "frames": SUITE_FRAMES, "fps": SUITE_FPS, "items": items}
+        items.append(
+            {
+                "id": f"{i:04d}",
+                "prompt": prompt,
+                "split": split,
+                "phrasing": phrasing,
+                "form": form,
+                "target": f"{dim}={value}",
+                "scene": scene.to_dict(),
+            }
+        )
+    return {
+        "version": "suite_v1",
+        "width": SUITE_WIDTH,
+        "height": SUITE_HEIGHT,
+        "frames": SUITE_FRAMES,
+        "fps": SUITE_FPS,
+        "items": items,
+    }
 
 
 if __name__ == "__main__":
