@@ -208,12 +208,13 @@ def _render_suite(target: Path, shuffle: bool) -> None:
     s = load_suite()
     items = s["items"]
     prompts = [it["prompt"] for it in items]
-    if shuffle:
+    if shuffle:  # a derangement: each clip gets the prompt of the next one in a shuffled ring
         order = list(range(len(items)))
         random.Random(0).shuffle(order)
-        prompts = [
-            prompts[(j + 1) % len(items)] if j == i else prompts[j] for i, j in enumerate(order)
-        ]
+        moved = list(prompts)
+        for k, i in enumerate(order):
+            moved[i] = prompts[order[(k + 1) % len(order)]]
+        prompts = moved
     target.mkdir(parents=True, exist_ok=True)
     for it, prompt in zip(items, prompts, strict=True):
         video, _ = render(

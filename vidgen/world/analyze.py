@@ -18,8 +18,7 @@ from vidgen.world.scene import COLORS, DIRECTIONS
 
 PALETTE = tuple(COLORS)
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-FLAT_ONLY = False
-FLAT_TOL = 0.035  # max-min over a 3x3 window inside a flat-coloured object
+FLAT_TOL = 0.035  # border spread below which the backdrop counts as one flat colour
 COLOR_TOL = 0.16  # RGB distance to the nearest named colour
 TONE_TOL = 0.05  # the same without colour (black and white, sepia): tones are one-dimensional
 MIN_FEATURES = 12  # fewer background corners than this: a flat backdrop, the camera reads static
@@ -90,9 +89,6 @@ def object_components(
     else:
         d = np.linalg.norm(frame[:, :, None, :] - pal[None, None], axis=-1)  # (H, W, K)
     nearest, near = d.argmin(-1), d.min(-1) < tol
-    if FLAT_ONLY:
-        k = np.ones((3, 3), np.uint8)
-        near &= (cv2.dilate(frame, k) - cv2.erode(frame, k)).max(-1) < FLAT_TOL
     out = []
     min_area = MIN_AREA * unit * unit
     for ki in range(len(pal)):  # one colour at a time, so touching objects stay apart
@@ -203,10 +199,8 @@ def find_tracks(
 
 
 def shape_features(core: np.ndarray) -> dict[str, float]:
-    """Scale- and rotation-free measurements of a binary mask (its flat core, grown back 1 px)."""
+    """Scale- and rotation-free measurements of a binary mask."""
     m = np.pad(core, 2).astype(np.uint8)
-    if FLAT_ONLY:
-        m = cv2.dilate(m, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     c = max(contours, key=cv2.contourArea)
     filled = np.zeros_like(m)
@@ -393,7 +387,7 @@ def bounce_contacts(y: np.ndarray, margin: float = 0.04) -> int:
     return count
 
 
-def classify_motion(t: ObjTrack, cam: Camera, fps: float, unit: float) -> str:
+def classify_motion(t: ObjTrack, cam: Camera, unit: float) -> str:
     """The world motion a track shows, measured against the background."""
     p = stabilise(t, cam, unit)
     t.stab = p

@@ -255,7 +255,7 @@ def score_clip(frames: np.ndarray, fps: float, prompt: str) -> dict:
     for t in tracks:
         t.color = A.nearest_color(np.median(np.array(t.colors), 0), style, lighting)[0]
         t.shape = Counter(t.shape_votes).most_common(1)[0][0]
-        t.motion = A.classify_motion(t, cam, fps, unit)
+        t.motion = A.classify_motion(t, cam, unit)
     objs = exp.objects
     matched = _match(objs, tracks) if objs else []
     got = [(t.color, t.shape, t.motion) if t else (None, None, None) for t in matched]
