@@ -224,6 +224,42 @@ def _render_suite(target: Path, shuffle: bool) -> None:
         (target / f"{it['id']}.json").write_text(json.dumps({"prompt": prompt}))
 
 
+@app.command("train")
+def train_cmd(
+    what: Annotated[str, typer.Argument(help="vae or dit")],
+    config: Annotated[Path | None, typer.Option(help="YAML file of config overrides")] = None,
+    steps: Annotated[int | None, typer.Option(help="train until this step")] = None,
+    out: Annotated[str | None, typer.Option(help="run directory (checkpoints, log)")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads (0: default)")] = None,
+) -> None:
+    """Train a model; resumes from OUT/last.safetensors. Works under torchrun (DDP)."""
+    import shlex
+
+    from vidgen.config import TrainVAEConfig, load_yaml
+
+    kinds = {"vae": TrainVAEConfig}
+    try:
+        if what not in kinds:
+            raise ValueError(f"what to train must be one of {', '.join(kinds)}, got {what!r}")
+        if config is not None and not config.is_file():
+            raise ValueError(f"--config: file not found: {config}")
+        if steps is not None and steps < 1:
+            raise ValueError(f"--steps must be at least 1, got {steps}")
+        cfg = load_yaml(kinds[what], config, steps=steps, out=out, threads=threads)
+    except ValueError as e:
+        _fail(str(e))
+    import torch
+
+    from vidgen.training.tasks import vae_task
+    from vidgen.training.train import run
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    task = {"vae": vae_task}[what](cfg)
+    path = run(task, command=shlex.join(["vidgen", *sys.argv[1:]]))
+    typer.echo(f"weights: {path}")
+
+
 def main() -> None:
     app()
 

