@@ -35,6 +35,12 @@ def write_mp4(
     os.replace(tmp, path)
 
 
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The container's metadata tags."""
+    with av.open(str(path)) as box:
+        return dict(box.metadata)
+
+
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     """Decode a video file to uint8 frames (F, H, W, 3) and its frame rate."""
     path = Path(path)

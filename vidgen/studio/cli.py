@@ -224,6 +224,68 @@ def _render_suite(target: Path, shuffle: bool) -> None:
         (target / f"{it['id']}.json").write_text(json.dumps({"prompt": prompt}))
 
 
+@app.command("generate")
+def generate_cmd(
+    prompt: Annotated[str, typer.Argument(help="what the video shows")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="output MP4")] = Path("out/video.mp4"),
+    seconds: Annotated[float, typer.Option(help="duration")] = 2.0,
+    fps: Annotated[float, typer.Option(help="output frames per second")] = 24.0,
+    size: Annotated[
+        str, typer.Option(help="WxH: 128x128 (1:1), 224x128 (16:9), 128x224 (9:16)")
+    ] = "128x128",
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    steps: Annotated[int, typer.Option(help="denoising steps")] = 20,
+    guidance: Annotated[float, typer.Option(help="classifier-free guidance scale")] = 4.0,
+    negative: Annotated[str, typer.Option(help="negative prompt")] = "",
+    model: Annotated[str, typer.Option(help="model name under models/ or a directory")] = "default",
+    sampler: Annotated[str, typer.Option(help="euler or heun")] = "euler",
+) -> None:
+    """Generate a video from a prompt; writes OUT and OUT's .json sidecar with the recipe."""
+    from vidgen.pipelines.pipeline import Engine, Request
+
+    try:
+        w, h = parse_size(size)
+        engine = Engine.load(model)
+        req = Request(
+            prompt=prompt,
+            negative=negative,
+            seconds=seconds,
+            fps=fps,
+            width=w,
+            height=h,
+            seed=seed,
+            steps=steps,
+            guidance=guidance,
+            sampler=sampler,
+        )
+        engine.validate(req)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    result = engine.generate(req, progress=_step_bar())
+    write_video(out, result.frames, result.fps, result.recipe)
+    typer.echo(f"wrote {out} ({len(result.frames)} frames at {result.fps:g} fps)")
+
+
+def write_video(out: Path, frames, fps: float, recipe: dict) -> None:
+    """The MP4 with the recipe in its metadata, and the recipe beside it as JSON."""
+    from vidgen.io.video import write_mp4
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_mp4(out, frames, fps, metadata={"comment": json.dumps({"vidgen_recipe": recipe})})
+    out.with_suffix(".json").write_text(json.dumps(recipe, indent=1) + "\n")
+
+
+def _step_bar():
+    def show(step: int, total: int, _preview) -> None:
+        done = int(30 * step / total)
+        sys.stderr.write(f"\rdenoising [{'#' * done}{'.' * (30 - done)}] {step}/{total}")
+        if step == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
 @app.command("train")
 def train_cmd(
     what: Annotated[str, typer.Argument(help="vae or dit")],

