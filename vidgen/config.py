@@ -77,3 +77,30 @@ def load_yaml(cls: type, path: str | Path | None, **flags: Any) -> Any:
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
+
+
+@dataclass(frozen=True)
+class TrainDiTConfig:
+    """What `vidgen train dit` runs: flow matching on cached world latents."""
+
+    dit: str = "default"
+    vae: str = "runs/vae/vae.safetensors"  # frozen autoencoder weights
+    cache: str = "runs/latents"  # latent cache directory (built on first use)
+    cache_clips: int = 40_000  # clips per aspect bucket in the cache
+    buckets: tuple[str, ...] = ("128x128", "224x128", "128x224")
+    bucket_weights: tuple[float, ...] = (0.7, 0.15, 0.15)
+    frames: int = 17
+    fps: float = 8.0
+    batch: int = 16
+    accumulate: int = 1
+    lr: float = 3e-4
+    steps: int = 100_000
+    warmup: int = 500
+    cfg_drop: float = 0.1  # prompts dropped to "" so guidance has an unconditional model
+    pin_prob: float = 0.2  # clips trained as image-to-video (latent frame 0 pinned at t = 0)
+    structured_prob: float = 0.25  # captions given in the structured form
+    bf16: bool = True
+    eval_every: int = 2000  # generate and score a few suite prompts with WorldBench
+    out: str = "runs/dit"
+    seed: int = 0
+    threads: int = 0

@@ -51,3 +51,56 @@ def test_bad_config_is_refused(tmp_path):
         text=True,
     )
     assert r.returncode == 2 and "unknown config field 'learning_rate'" in r.stderr
+
+
+def test_vae_then_dit_then_export_then_generate(tmp_path):
+    """The whole training path on tiny configs, ending in a playable video."""
+    from vidgen.io.video import read_video
+
+    def cli(*args):
+        r = subprocess.run(
+            [sys.executable, "-m", "vidgen.studio.cli", *args], capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stderr
+        return r
+
+    _train(tmp_path / "vae", 2)
+    cli(
+        "train",
+        "dit",
+        "--config",
+        "configs/dit_tiny.yaml",
+        "--out",
+        str(tmp_path / "dit"),
+        "--set",
+        f"vae={tmp_path / 'vae' / 'vae.safetensors'}",
+        "--set",
+        f"cache={tmp_path / 'cache'}",
+    )
+    _, meta = checkpoint.load(tmp_path / "dit" / "dit.safetensors")
+    assert meta["kind"] == "dit" and meta["latent_scale"] > 0 and meta["frames"] == 5
+    cli(
+        "export",
+        "--vae",
+        str(tmp_path / "vae" / "vae.safetensors"),
+        "--dit",
+        str(tmp_path / "dit" / "dit.safetensors"),
+        "-o",
+        str(tmp_path / "model"),
+    )
+    cli(
+        "generate",
+        "a red ball bounces",
+        "-o",
+        str(tmp_path / "v.mp4"),
+        "--model",
+        str(tmp_path / "model"),
+        "--size",
+        "32x32",
+        "--seconds",
+        "0.5",
+        "--steps",
+        "2",
+    )
+    frames, fps = read_video(tmp_path / "v.mp4")
+    assert frames.shape[1:] == (32, 32, 3) and fps == 24.0

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import torch
 
-MAX_TOKENS = 48
+MAX_TOKENS = 96  # the structured prompt form runs to about 90 tokens
 
 
 @lru_cache(maxsize=1)
@@ -37,28 +37,30 @@ class TextEncoder:
 
     def __init__(self, max_tokens: int = MAX_TOKENS):
         self.max_tokens = max_tokens
-        self.cache: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self.cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # (L, 384), (384,)
 
     @torch.no_grad()
     def _encode_new(self, prompts: list[str]) -> None:
         tok, model = _load()
         batch = tok(
-            prompts,
-            padding="max_length",
-            truncation=True,
-            max_length=self.max_tokens,
-            return_tensors="pt",
+            prompts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
         )
         states = model(**batch).last_hidden_state  # (B, M, 384)
         mask = batch["attention_mask"].bool()
         pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         for i, p in enumerate(prompts):
-            self.cache[p] = (states[i], mask[i], pooled[i])
+            n = int(mask[i].sum())
+            self.cache[p] = (states[i, :n].clone(), pooled[i].clone())
 
     def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(states (B, M, 384), mask (B, M) bool, pooled (B, 384)) for the prompts."""
         new = sorted({p for p in prompts if p not in self.cache})
         for i in range(0, len(new), 256):
             self._encode_new(new[i : i + 256])
-        s, m, p = zip(*(self.cache[q] for q in prompts), strict=True)
-        return torch.stack(s), torch.stack(m), torch.stack(p)
+        states, pooled = zip(*(self.cache[q] for q in prompts), strict=True)
+        n = max(s.shape[0] for s in states)
+        out = torch.zeros(len(prompts), n, self.dim)
+        mask = torch.zeros(len(prompts), n, dtype=torch.bool)
+        for i, s in enumerate(states):  # pad to the longest prompt in this batch
+            out[i, : s.shape[0]], mask[i, : s.shape[0]] = s, True
+        return out, mask, torch.stack(pooled)

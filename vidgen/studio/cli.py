@@ -293,13 +293,19 @@ def train_cmd(
     steps: Annotated[int | None, typer.Option(help="train until this step")] = None,
     out: Annotated[str | None, typer.Option(help="run directory (checkpoints, log)")] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads (0: default)")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="override any config field: --set batch=8 (repeatable)"),
+    ] = None,
 ) -> None:
     """Train a model; resumes from OUT/last.safetensors. Works under torchrun (DDP)."""
     import shlex
 
-    from vidgen.config import TrainVAEConfig, load_yaml
+    import yaml
 
-    kinds = {"vae": TrainVAEConfig}
+    from vidgen.config import TrainDiTConfig, TrainVAEConfig, load_yaml
+
+    kinds = {"vae": TrainVAEConfig, "dit": TrainDiTConfig}
     try:
         if what not in kinds:
             raise ValueError(f"what to train must be one of {', '.join(kinds)}, got {what!r}")
@@ -307,19 +313,62 @@ def train_cmd(
             raise ValueError(f"--config: file not found: {config}")
         if steps is not None and steps < 1:
             raise ValueError(f"--steps must be at least 1, got {steps}")
-        cfg = load_yaml(kinds[what], config, steps=steps, out=out, threads=threads)
+        extra = {}
+        for item in set_ or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--set takes key=value, got {item!r}")
+            extra[key.strip()] = yaml.safe_load(value)
+        cfg = load_yaml(kinds[what], config, steps=steps, out=out, threads=threads, **extra)
     except ValueError as e:
         _fail(str(e))
     import torch
 
-    from vidgen.training.tasks import vae_task
+    from vidgen.training.tasks import dit_task, vae_task
     from vidgen.training.train import run
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    task = {"vae": vae_task}[what](cfg)
+    try:
+        task = {"vae": vae_task, "dit": dit_task}[what](cfg)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
     path = run(task, command=shlex.join(["vidgen", *sys.argv[1:]]))
     typer.echo(f"weights: {path}")
+
+
+@app.command("export")
+def export_cmd(
+    vae: Annotated[Path, typer.Option(help="VAE weights from vidgen train vae")],
+    dit: Annotated[Path, typer.Option(help="DiT weights from vidgen train dit")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="model directory")],
+    card: Annotated[Path | None, typer.Option(help="model card to copy in")] = None,
+) -> None:
+    """Pack trained weights (EMA) into a model directory, in bfloat16, for vidgen generate."""
+    import shutil
+
+    import torch
+
+    from vidgen.training import checkpoint
+
+    try:
+        vt, vm = checkpoint.load(vae)
+        dt, dm = checkpoint.load(dit)
+        if vm.get("kind") != "vae" or dm.get("kind") != "dit":
+            raise ValueError("--vae must hold VAE weights and --dit DiT weights")
+        if dm.get("vae_hash") and dm["vae_hash"] != checkpoint.file_hash(vae):
+            raise ValueError(f"the DiT was trained on another VAE than {vae}")
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, (t, m) in (("vae", (vt, vm)), ("dit", (dt, dm))):
+        checkpoint.save(
+            out / f"{name}.safetensors", {k: v.to(torch.bfloat16) for k, v in t.items()}, m
+        )
+    if card:
+        shutil.copy(card, out / "model_card.md")
+    total = sum(f.stat().st_size for f in out.iterdir()) / 2**20
+    typer.echo(f"wrote {out} ({total:.1f} MB)")
 
 
 def main() -> None:

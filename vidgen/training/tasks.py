@@ -7,7 +7,7 @@ import random
 
 import torch
 
-from vidgen.config import VAE_PRESETS, TrainVAEConfig
+from vidgen.config import VAE_PRESETS, TrainDiTConfig, TrainVAEConfig
 from vidgen.data.datasets import vae_batch
 from vidgen.models.vae import VideoVAE
 from vidgen.training.train import Task
@@ -44,3 +44,108 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         }
 
     return Task("vae", cfg, model, batch, loss, weights_meta, samples_per_batch=cfg.batch)
+
+
+def load_vae(path: str) -> VideoVAE:
+    """Frozen autoencoder weights written by `vidgen train vae`."""
+    from vidgen.config import VAEConfig
+    from vidgen.training import checkpoint
+
+    tensors, meta = checkpoint.load(path)
+    if meta.get("kind") != "vae":
+        raise ValueError(f"{path} holds {meta.get('kind')!r} weights, not a VAE")
+    vcfg = meta["vae_config"]
+    vae = VideoVAE(VAEConfig(**{**vcfg, "widths": tuple(vcfg["widths"])}))
+    vae.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return vae.eval().requires_grad_(False)
+
+
+def dit_task(cfg: TrainDiTConfig) -> Task:
+    import os
+    import time
+    from dataclasses import asdict
+
+    from vidgen.data import cache as latent_cache
+    from vidgen.diffusion import flow
+    from vidgen.models.text_encoder import TextEncoder
+    from vidgen.models.transformer import DIT_PRESETS, DiT
+    from vidgen.training import checkpoint
+
+    if cfg.dit not in DIT_PRESETS:
+        raise ValueError(f"dit must be one of {', '.join(DIT_PRESETS)}, got {cfg.dit!r}")
+    if len(cfg.buckets) != len(cfg.bucket_weights):
+        raise ValueError("buckets and bucket_weights must have the same length")
+    vae = load_vae(cfg.vae)
+    if os.environ.get("RANK", "0") == "0":
+        for b in cfg.buckets:
+            latent_cache.build(vae, cfg.cache, b, cfg.cache_clips, cfg.frames, cfg.fps)
+    else:  # the other ranks wait for rank 0's cache
+        want = -(-cfg.cache_clips // latent_cache.SHARD) * len(cfg.buckets)
+        while len(list(__import__("pathlib").Path(cfg.cache).glob("*.safetensors"))) < want:
+            time.sleep(5)
+    caches = {b: latent_cache.LatentCache(cfg.cache, b) for b in cfg.buckets}
+    mean, std = caches[cfg.buckets[0]].stats()
+    dcfg = DIT_PRESETS[cfg.dit]
+    if dcfg.latent_channels != vae.cfg.latent_channels:
+        dcfg = type(dcfg)(**{**asdict(dcfg), "latent_channels": vae.cfg.latent_channels})
+    model = DiT(dcfg)
+    text = TextEncoder()
+    fps = torch.full((cfg.batch,), cfg.fps)
+
+    def batch(rng: random.Random, step: int):
+        bucket = rng.choices(cfg.buckets, weights=cfg.bucket_weights)[0]
+        z, caps = caches[bucket].batch(rng, cfg.batch, cfg.structured_prob)
+        caps = ["" if rng.random() < cfg.cfg_drop else c for c in caps]
+        s, m, p = text.encode(caps)
+        pinned = torch.tensor([rng.random() < cfg.pin_prob for _ in caps])
+        return (z - mean) / std, s, m, p, pinned
+
+    def loss(net, b, gen: torch.Generator):
+        z0, s, m, p, pinned = b
+        B, C, T, H, W = z0.shape
+        tokens = T * (H // dcfg.patch) * (W // dcfg.patch)
+        t = flow.sample_t(B, gen, flow.shift_for(tokens))[:, None].repeat(1, T)
+        t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
+        eps = torch.randn(z0.shape, generator=gen)
+        pred = net(flow.noised(z0, eps, t), t, s, m, p, fps[:B]).float()
+        err = (pred - flow.target(z0, eps)).pow(2).mean(dim=(1, 3, 4))  # (B, T)
+        keep = (t > 0).float()
+        total = (err * keep).sum() / keep.sum()
+        return total, {"loss": total.item()}
+
+    def weights_meta(ema) -> dict:
+        return {
+            "kind": "dit",
+            "dit_config": asdict(dcfg),
+            "fps": cfg.fps,
+            "frames": cfg.frames,
+            "latent_mean": mean,
+            "latent_scale": std,
+            "vae": cfg.vae,
+            "vae_hash": checkpoint.file_hash(cfg.vae),
+        }
+
+    def evaluate(ema, step: int) -> dict:
+        from vidgen.pipelines.pipeline import Engine, Request
+        from vidgen.world.bench import load_suite, report, score_clip
+
+        eng = Engine(vae, ema, weights_meta(ema), name=f"step{step}")
+        items = load_suite()["items"][:: max(1, len(load_suite()["items"]) // 12)][:12]
+        clips = []
+        for it in items:
+            res = eng.generate(Request(it["prompt"], steps=20, fps=cfg.fps, seed=0))
+            clips.append(score_clip(res.frames, cfg.fps, it["prompt"]))
+        return {k: v["score"] for k, v in report(clips)["dimensions"].items()}
+
+    return Task(
+        "dit",
+        cfg,
+        model,
+        batch,
+        loss,
+        weights_meta,
+        samples_per_batch=cfg.batch,
+        accumulate=cfg.accumulate,
+        evaluate=evaluate,
+        eval_every=cfg.eval_every,
+    )

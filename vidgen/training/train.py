@@ -38,6 +38,8 @@ class Task:
     weights_meta: Callable[[nn.Module], dict]  # extra metadata for the exported weights
     samples_per_batch: int = 1
     accumulate: int = 1
+    evaluate: Callable[[nn.Module, int], dict] | None = None  # (ema, step) -> scores to log
+    eval_every: int = 0
 
 
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -119,6 +121,10 @@ def run(
                 bar(step, rec)
         if d.main and (step % ckpt_every == 0 or step == cfg.steps):
             _save(task, model, ema, opt, names, step, out, command)
+        if d.main and task.evaluate and task.eval_every and step % task.eval_every == 0:
+            scores = task.evaluate(ema, step)
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"step": step, "eval": scores}) + "\n")
     if d.main:
         print(file=sys.stderr)
     teardown(d)
