@@ -240,7 +240,7 @@ class Engine:
     def decode(self, z: torch.Tensor) -> np.ndarray:
         """Latents (1, C, T, h, w) -> uint8 (F, H, W, 3), in time chunks."""
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
-            x = self.vae.decode(z * self.latent_scale + self.latent_mean, chunk=4).float()
+            x = self.vae.decode(z * self.latent_scale + self.latent_mean, chunk=8).float()
         x = ((x[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return x.permute(1, 2, 3, 0).numpy()
 
