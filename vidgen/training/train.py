@@ -48,18 +48,12 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
             e.lerp_(p.detach(), 1 - decay)
 
 
-def run(
-    task: Task,
-    ema_decay: float = 0.999,
-    log_every: int = 25,
-    ckpt_every: int = 250,
-    command: str = "",
-) -> Path:
+def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
     """Train until cfg.steps; resume from out/last.safetensors when it exists."""
     cfg = task.cfg
+    log_every, ckpt_every = cfg.log_every, cfg.ckpt_every
     d: Dist = setup()
     out = Path(cfg.out)
-    torch.manual_seed(cfg.seed + d.rank)
     model = task.model
     ema = copy.deepcopy(model).requires_grad_(False)
     names = {id(p): n for n, p in model.named_parameters()}
@@ -77,8 +71,6 @@ def run(
     net = model
     if d.world > 1:
         net = nn.parallel.DistributedDataParallel(model)
-    rng = random.Random(cfg.seed * 1_000_003 + d.rank * 7919 + step)
-    gen = torch.Generator().manual_seed(cfg.seed * 31 + d.rank + step)
     log_path = out / "log.jsonl"
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -90,6 +82,11 @@ def run(
             g["lr"] = lr
         stats: dict[str, float] = {}
         for micro in range(task.accumulate):
+            # data and noise depend only on (seed, step, micro-batch index across ranks), so a
+            # resumed run sees what an unbroken one would, and N ranks x 1 micro-batch equal one
+            # process x N micro-batches
+            k = (cfg.seed * 1_000_003 + step) * 4096 + micro * d.world + d.rank
+            rng, gen = random.Random(k), torch.Generator().manual_seed(k)
             batch = task.batch(rng, step)
             sync = micro == task.accumulate - 1 or d.world == 1
             ctx = net.no_sync() if (d.world > 1 and not sync) else _null()

@@ -1,0 +1,131 @@
+"""Training speed and DDP equivalence on this CPU.
+
+    python bench/train_speed.py [--steps 6]
+
+Prints one JSON object: samples_per_s of the default DiT preset (flow-matching step on latents
+of 17-frame 128x128 clips, bf16 autocast, batch 16) and of the default VAE (batch 4), and
+ddp_max_loss_diff: the largest difference between the loss curve of a 2-process DDP run (gloo,
+one micro-batch each) and a 1-process run with 2 micro-batches of accumulation (tiny VAE).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from vidgen.config import VAE_PRESETS
+from vidgen.diffusion import flow
+from vidgen.models.transformer import DIT_PRESETS, DiT
+from vidgen.models.vae import VideoVAE
+
+
+def dit_rate(steps: int, batch: int = 16) -> float:
+    model = DiT(DIT_PRESETS["default"])
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    gen = torch.Generator().manual_seed(0)
+    text, mask = torch.randn(batch, 40, 384), torch.ones(batch, 40, dtype=torch.bool)
+    pooled, fps = torch.randn(batch, 384), torch.full((batch,), 8.0)
+    times = []
+    for _ in range(steps + 1):
+        t0 = time.perf_counter()
+        z0 = torch.randn(batch, 32, 5, 8, 8)
+        t = flow.sample_t(batch, gen)
+        eps = torch.randn(z0.shape, generator=gen)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            pred = model(flow.noised(z0, eps, t), t, text, mask, pooled, fps)
+        loss = (pred.float() - flow.target(z0, eps)).pow(2).mean()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        times.append(time.perf_counter() - t0)
+    return batch / (sum(times[1:]) / steps)
+
+
+def vae_rate(steps: int, batch: int = 4) -> float:
+    model = VideoVAE(VAE_PRESETS["default"])
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    times = []
+    for _ in range(steps + 1):
+        t0 = time.perf_counter()
+        x = torch.rand(batch, 3, 17, 128, 128) * 2 - 1
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y, kl = model(x)
+        ((y.float() - x).pow(2).mean() + 1e-6 * kl).backward()
+        opt.step()
+        opt.zero_grad()
+        times.append(time.perf_counter() - t0)
+    return batch / (sum(times[1:]) / steps)
+
+
+def ddp_vs_accumulation(steps: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = [
+            "vidgen.studio.cli",
+            "train",
+            "vae",
+            "--config",
+            "configs/vae_tiny.yaml",
+            "--steps",
+            str(steps),
+            "--set",
+            "log_every=1",
+            "--set",
+            "batch=2",
+        ]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        subprocess.run(
+            [sys.executable, "-m", *base, "--out", f"{tmp}/one", "--set", "accumulate=2"],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nproc_per_node",
+                "2",
+                "--master_port",
+                "29517",
+                "-m",
+                *base,
+                "--out",
+                f"{tmp}/two",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        curves = [
+            [json.loads(x)["loss"] for x in Path(f"{tmp}/{r}/log.jsonl").read_text().splitlines()]
+            for r in ("one", "two")
+        ]
+    assert len(curves[0]) == len(curves[1]) == steps, curves
+    return max(abs(a - b) for a, b in zip(*curves, strict=True))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=6)
+    args = ap.parse_args()
+    print(
+        json.dumps(
+            {
+                "dit_samples_per_s": round(dit_rate(args.steps), 2),
+                "vae_samples_per_s": round(vae_rate(args.steps), 2),
+                "ddp_max_loss_diff": ddp_vs_accumulation(args.steps),
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
