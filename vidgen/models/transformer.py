@@ -9,6 +9,7 @@ micro-conditioning.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ class DiTConfig:
 
 DIT_PRESETS: dict[str, DiTConfig] = {
     "tiny": DiTConfig(latent_channels=8, width=32, depth=2, heads=2),
-    "default": DiTConfig(depth=7),  # 24 M parameters: 48 MB in bf16 beside the VAE
+    "default": DiTConfig(depth=8),  # 20 M parameters: 40 MB in bf16 beside the VAE
     "large": DiTConfig(width=768, depth=16, heads=12),  # for GPUs
     "xl": DiTConfig(width=1152, depth=28, heads=16),
 }
@@ -43,8 +44,8 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim)) if affine else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + 1e-6).to(x.dtype)
-        return x * self.weight.to(x.dtype) if self.weight is not None else x
+        w = None if self.weight is None else self.weight.to(x.dtype)
+        return F.rms_norm(x, (x.shape[-1],), w, 1e-6)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -55,6 +56,7 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
+@functools.lru_cache(maxsize=32)
 def rope_3d(t: int, h: int, w: int, head_dim: int, device=None) -> tuple[torch.Tensor, ...]:
     """cos, sin of shape (N, head_dim/2) for token positions (t, y, x), t-major order."""
     dt = head_dim // 4 // 2 * 2  # a quarter of the pairs for time, the rest split for y and x
@@ -66,14 +68,14 @@ def rope_3d(t: int, h: int, w: int, head_dim: int, device=None) -> tuple[torch.T
         inv = 1.0 / (10_000 ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
         parts.append(pos.reshape(-1, 1).float() * inv)  # (N, d/2)
     ang = torch.cat(parts, dim=-1).to(device)
+    ang = torch.cat([ang, ang], dim=-1)  # (N, head_dim): pairs are (i, i + head_dim/2)
     return ang.cos(), ang.sin()
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs (x0, x1) of x (B, heads, N, head_dim) by the position angles."""
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    c, s = cos.to(x.dtype), sin.to(x.dtype)
-    return torch.stack([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1).flatten(-2)
+    """Rotate pairs (x_i, x_{i+d/2}) of x (B, heads, N, d) by the position angles."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * cos + torch.cat([-x2, x1], dim=-1) * sin
 
 
 class Attention(nn.Module):
@@ -114,14 +116,14 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(
             nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d)
         )
-        self.ada = nn.Linear(d, 6 * d)
+        self.table = nn.Parameter(torch.zeros(6, d))  # this block's offset to the shared mod
 
-    def forward(self, x, c, text, text_mask, rope) -> torch.Tensor:
-        # c: (B, N, D) per-token conditioning -> shift/scale/gate for attention and MLP
-        s1, sc1, g1, s2, sc2, g2 = self.ada(F.silu(c)).chunk(6, dim=-1)
-        x = x + g1 * self.attn(self.norm1(x) * (1 + sc1) + s1, rope=rope)
+    def forward(self, x, mod, text, text_mask, rope) -> torch.Tensor:
+        # mod: (B, N, 6, D) per-token shift/scale/gate for attention and MLP (shared by blocks)
+        s1, sc1, g1, s2, sc2, g2 = (mod + self.table.to(mod.dtype)).unbind(dim=2)
+        x = x + g1 * self.attn(torch.addcmul(s1, self.norm1(x), 1 + sc1), rope=rope)
         x = x + self.cross(self.norm_x(x), context=text, mask=text_mask)
-        return x + g2 * self.mlp(self.norm2(x) * (1 + sc2) + s2)
+        return x + g2 * self.mlp(torch.addcmul(s2, self.norm2(x), 1 + sc2))
 
 
 class DiT(nn.Module):
@@ -136,6 +138,7 @@ class DiT(nn.Module):
         self.micro = nn.Sequential(nn.Linear(3 * 64, d), nn.SiLU(), nn.Linear(d, d))
         self.text_in = nn.Linear(cfg.text_dim, d)
         self.pooled_in = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.SiLU(), nn.Linear(d, d))
+        self.ada = nn.Linear(d, 6 * d)  # computed once per forward, as PixArt and LTX do
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.norm_out = RMSNorm(d, affine=False)
         self.ada_out = nn.Linear(d, 2 * d)
@@ -149,9 +152,8 @@ class DiT(nn.Module):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
         for b in self.blocks:
-            nn.init.zeros_(b.ada.weight)
             nn.init.zeros_(b.cross.out.weight)
-        for m in (self.ada_out, self.patch_out):
+        for m in (self.ada, self.ada_out, self.patch_out):
             nn.init.zeros_(m.weight)
 
     def forward(
@@ -170,7 +172,7 @@ class DiT(nn.Module):
         p = self.cfg.patch
         h, w = H // p, W // p
         tokens = rearrange(x, "b c t (h p) (w q) -> b (t h w) (c p q)", p=p, q=p)  # (B, N, C p p)
-        z = self.patch_in(tokens)
+        z = self.patch_in(tokens.to(self.patch_in.weight.dtype))  # runs in the weights' dtype
         if t.dim() == 1:
             t = t[:, None].expand(B, T)
         if t.shape[1] == T:  # per latent frame -> per token
@@ -190,9 +192,11 @@ class DiT(nn.Module):
         clip = self.micro(micro.to(z.dtype)) + self.pooled_in(pooled.to(z.dtype))  # (B, D)
         c = self.t_embed(timestep_embedding(t_tok, 256).to(z.dtype)) + clip[:, None]  # (B, N, D)
         ctx = self.text_in(text.to(z.dtype))
-        rope = rope_3d(T, h, w, self.cfg.width // self.cfg.heads, device=x.device)
+        cos, sin = rope_3d(T, h, w, self.cfg.width // self.cfg.heads, device=x.device)
+        rope = (cos.to(z.dtype), sin.to(z.dtype))
+        mod = rearrange(self.ada(F.silu(c)), "b n (six d) -> b n six d", six=6)
         for blk in self.blocks:
-            z = blk(z, c, ctx, text_mask, rope)
+            z = blk(z, mod, ctx, text_mask, rope)
         shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
         z = self.patch_out(self.norm_out(z) * (1 + scale) + shift)
         return rearrange(z, "b (t h w) (c p q) -> b c t (h p) (w q)", t=T, h=h, w=w, p=p, q=p)

@@ -81,8 +81,10 @@ class Engine:
         name: str = "custom",
         weights_hash: str = "",
         dtype: torch.dtype = torch.float32,
+        compile: bool = False,
     ):
-        self.vae, self.dit = vae.eval(), dit.eval()
+        self.vae, self.dit = vae.eval(), dit.eval().to(dtype)  # the DiT runs in dtype
+        self.forward = torch.compile(self.dit) if compile else self.dit
         self.meta, self.name, self.weights_hash, self.dtype = meta, name, weights_hash, dtype
         self.text = TextEncoder()
         self.native_fps = float(meta.get("fps", 8.0))
@@ -93,7 +95,9 @@ class Engine:
     # --- loading ------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, model: str = "default", dtype: torch.dtype = torch.float32) -> Engine:
+    def load(
+        cls, model: str = "default", dtype: torch.dtype = torch.float32, compile: bool = False
+    ) -> Engine:
         """A model by name (models/NAME/) or by path to a directory with vae and dit weights."""
         path = Path(model)
         if not path.is_dir():
@@ -111,7 +115,7 @@ class Engine:
         dit = DiT(DiTConfig(**dit_meta["dit_config"]))
         dit.load_state_dict({k: v.float() for k, v in dit_t.items()})
         h = checkpoint.file_hash(dit_path)[:8] + checkpoint.file_hash(vae_path)[:8]
-        return cls(vae, dit, dit_meta, name=model, weights_hash=h, dtype=dtype)
+        return cls(vae, dit, dit_meta, name=model, weights_hash=h, dtype=dtype, compile=compile)
 
     # --- validation ---------------------------------------------------------------------------
 
@@ -175,8 +179,11 @@ class Engine:
 
         def velocity(z, t, **kw):
             t_frames = torch.where(pinned, 0.0, t.float()).expand(z.shape[0], -1)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
-                v = self.dit(z, t_frames, **kw).float()
+            kw = {
+                k: v.to(self.dtype) if v.is_floating_point() and k != "fps" else v
+                for k, v in kw.items()
+            }
+            v = self.forward(z.to(self.dtype), t_frames, **kw).float()
             return v.masked_fill(pinned.view(1, 1, -1, 1, 1), 0.0)
 
         model = guided(velocity, cond, uncond, guidance)

@@ -239,13 +239,24 @@ def generate_cmd(
     negative: Annotated[str, typer.Option(help="negative prompt")] = "",
     model: Annotated[str, typer.Option(help="model name under models/ or a directory")] = "default",
     sampler: Annotated[str, typer.Option(help="euler or heun")] = "euler",
+    precision: Annotated[
+        str, typer.Option(help="bfloat16 (fast on CPUs with BF16) or float32")
+    ] = "bfloat16",
+    compile: Annotated[
+        bool,
+        typer.Option("--compile", help="compile the transformer (about 30 s once; faster steps)"),
+    ] = False,
 ) -> None:
     """Generate a video from a prompt; writes OUT and OUT's .json sidecar with the recipe."""
+    import torch
+
     from vidgen.pipelines.pipeline import Engine, Request
 
     try:
         w, h = parse_size(size)
-        engine = Engine.load(model)
+        if precision not in ("bfloat16", "float32"):
+            raise ValueError(f"--precision must be bfloat16 or float32, got {precision!r}")
+        engine = Engine.load(model, dtype=getattr(torch, precision), compile=compile)
         req = Request(
             prompt=prompt,
             negative=negative,
