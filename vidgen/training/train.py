@@ -57,7 +57,8 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
     model = task.model
     ema = copy.deepcopy(model).requires_grad_(False)
     names = {id(p): n for n, p in model.named_parameters()}
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
     step = 0
     last = out / "last.safetensors"
     if last.is_file():
@@ -95,7 +96,7 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
             (loss / task.accumulate).backward()
             for k, v in parts.items():
                 stats[k] = stats.get(k, 0.0) + v / task.accumulate
-        grad = float(nn.utils.clip_grad_norm_(model.parameters(), 1.0))
+        grad = float(nn.utils.clip_grad_norm_(trainable, 1.0))
         opt.step()
         opt.zero_grad(set_to_none=True)
         ema_update(ema, model, ema_decay if step > cfg.warmup else 0.0)
