@@ -87,6 +87,7 @@ class TrainDiTConfig:
 
     dit: str = "default"
     vae: str = "runs/vae/vae.safetensors"  # frozen autoencoder weights
+    data: str = "world"  # "world", or a folder of clips with a NAME.txt caption beside each
     cache: str = "runs/latents"  # latent cache directory (built on first use)
     cache_clips: int = 40_000  # clips per aspect bucket in the cache
     buckets: tuple[str, ...] = ("128x128", "224x128", "128x224")

@@ -113,3 +113,65 @@ def test_two_process_ddp_matches_one_process_with_accumulation():
     import train_speed
 
     assert train_speed.ddp_vs_accumulation(3) < 1e-4
+
+
+def test_dit_trains_on_a_folder_of_captioned_clips(tmp_path):
+    """A user's own footage: clips with a caption .txt beside each."""
+    from vidgen.io.video import write_mp4
+    from vidgen.world.render import render
+    from vidgen.world.scene import sample_scene
+
+    data = tmp_path / "clips"
+    data.mkdir()
+    for i in range(3):
+        frames, _ = render(sample_scene(i), 48, 48, 6, 8)
+        write_mp4(data / f"c{i}.mp4", frames, 8)
+        (data / f"c{i}.txt").write_text(f"clip number {i}")
+    _train(tmp_path / "vae", 1)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vidgen.studio.cli",
+            "train",
+            "dit",
+            "--config",
+            "configs/dit_tiny.yaml",
+            "--out",
+            str(tmp_path / "dit"),
+            "--set",
+            f"vae={tmp_path / 'vae' / 'vae.safetensors'}",
+            "--set",
+            f"cache={tmp_path / 'cache'}",
+            "--set",
+            f"data={data}",
+            "--steps",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    (data / "c0.txt").unlink()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vidgen.studio.cli",
+            "train",
+            "dit",
+            "--config",
+            "configs/dit_tiny.yaml",
+            "--out",
+            str(tmp_path / "dit2"),
+            "--set",
+            f"vae={tmp_path / 'vae' / 'vae.safetensors'}",
+            "--set",
+            f"cache={tmp_path / 'cache2'}",
+            "--set",
+            f"data={data}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "c0.mp4: no caption file c0.txt" in r.stderr

@@ -71,6 +71,39 @@ def build(
         log(f"cache {bucket}: shard {k + 1}/{-(-clips // SHARD)}")
 
 
+@torch.no_grad()
+def build_folder(
+    vae: VideoVAE, folder: str | Path, out: str | Path, bucket: str, frames: int, log=print
+) -> None:
+    """Encode a user's folder of captioned clips (centre-cropped to the bucket) into shards."""
+    from vidgen.data.datasets import FolderDataset
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    w, h = (int(v) for v in bucket.split("x"))
+    if w != h:
+        raise ValueError(f"folder data is trained square; bucket {bucket} is not")
+    ds = FolderDataset(folder, w, frames)
+    for k in range(-(-len(ds) // SHARD)):
+        path = out / _shard_name(bucket, k)
+        if path.is_file():
+            continue
+        items = [ds[i] for i in range(k * SHARD, min(len(ds), (k + 1) * SHARD))]
+        z = []
+        for j in range(0, len(items), 16):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                z.append(vae.encode(torch.stack([v for v, _ in items[j : j + 16]]))[0].float())
+        meta = [{"seed": -1, "captions": [c, c]} for _, c in items]  # one caption, no variants
+        tmp = path.with_name(f".{path.name}.tmp")
+        save_file(
+            {"latents": torch.cat(z).to(torch.bfloat16)},
+            str(tmp),
+            metadata={"clips": json.dumps(meta)},
+        )
+        tmp.replace(path)
+        log(f"cache {folder}: shard {k + 1}/{-(-len(ds) // SHARD)}")
+
+
 def hash_bucket(bucket: str) -> int:
     w, h = (int(v) for v in bucket.split("x"))
     return (w * 1009 + h) * 1_000_000

@@ -208,8 +208,16 @@ def _generate_suite(target: Path, model: str, steps: int, guidance: float) -> No
     seconds = (s["frames"] - 1) / s["fps"]
     target.mkdir(parents=True, exist_ok=True)
     for i, it in enumerate(s["items"]):
-        req = Request(it["prompt"], seconds=seconds, fps=s["fps"], width=s["width"],
-                      height=s["height"], seed=i, steps=steps, guidance=guidance)
+        req = Request(
+            it["prompt"],
+            seconds=seconds,
+            fps=s["fps"],
+            width=s["width"],
+            height=s["height"],
+            seed=i,
+            steps=steps,
+            guidance=guidance,
+        )
         res = engine.generate(req)
         write_video(target / f"{it['id']}.mp4", res.frames, res.fps, res.recipe)
         sys.stderr.write(f"\rsuite: {i + 1}/{len(s['items'])}")

@@ -76,6 +76,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     import os
     import time
     from dataclasses import asdict
+    from pathlib import Path
 
     from vidgen.data import cache as latent_cache
     from vidgen.diffusion import flow
@@ -90,11 +91,14 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     vae = load_vae(cfg.vae)
     if os.environ.get("RANK", "0") == "0":
         for b in cfg.buckets:
-            latent_cache.build(vae, cfg.cache, b, cfg.cache_clips, cfg.frames, cfg.fps)
+            if cfg.data == "world":
+                latent_cache.build(vae, cfg.cache, b, cfg.cache_clips, cfg.frames, cfg.fps)
+            else:
+                latent_cache.build_folder(vae, cfg.data, cfg.cache, b, cfg.frames)
+        (Path(cfg.cache) / "ready").write_text(cfg.data)
     else:  # the other ranks wait for rank 0's cache
-        want = -(-cfg.cache_clips // latent_cache.SHARD) * len(cfg.buckets)
-        while len(list(__import__("pathlib").Path(cfg.cache).glob("*.safetensors"))) < want:
-            time.sleep(5)
+        while not (Path(cfg.cache) / "ready").is_file():
+            time.sleep(5)  # rank 0 builds the cache; the others load it once it is complete
     caches = {b: latent_cache.LatentCache(cfg.cache, b) for b in cfg.buckets}
     mean, std = caches[cfg.buckets[0]].stats()
     dcfg = DIT_PRESETS[cfg.dit]
