@@ -89,7 +89,7 @@ class TrainDiTConfig:
     vae: str = "runs/vae/vae.safetensors"  # frozen autoencoder weights
     data: str = "world"  # "world", or a folder of clips with a NAME.txt caption beside each
     cache: str = "runs/latents"  # latent cache directory (built on first use)
-    cache_clips: int = 40_000  # clips per aspect bucket in the cache
+    cache_clips: int = 40_000  # clips in the cache, split between buckets by their weights
     buckets: tuple[str, ...] = ("128x128", "224x128", "128x224")
     bucket_weights: tuple[float, ...] = (0.7, 0.15, 0.15)
     frames: int = 17

@@ -90,9 +90,10 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError("buckets and bucket_weights must have the same length")
     vae = load_vae(cfg.vae)
     if os.environ.get("RANK", "0") == "0":
-        for b in cfg.buckets:
+        for b, wt in zip(cfg.buckets, cfg.bucket_weights, strict=True):
             if cfg.data == "world":
-                latent_cache.build(vae, cfg.cache, b, cfg.cache_clips, cfg.frames, cfg.fps)
+                n = max(1, round(cfg.cache_clips * wt / sum(cfg.bucket_weights)))
+                latent_cache.build(vae, cfg.cache, b, n, cfg.frames, cfg.fps)
             else:
                 latent_cache.build_folder(vae, cfg.data, cfg.cache, b, cfg.frames)
         (Path(cfg.cache) / "ready").write_text(cfg.data)
