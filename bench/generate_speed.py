@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
     model, weights = args.model, "trained"
-    if not (MODELS_DIR / model).is_dir() and not Path(model).is_dir():
+    if not any((d / "dit.safetensors").is_file() for d in (MODELS_DIR / model, Path(model))):
         model, weights = tempfile.mkdtemp(), "random"
         save_model(
             model,
