@@ -29,10 +29,10 @@ import json, sys, time, torch
 from diffusers import LTXVideoTransformer3DModel
 dtype = getattr(torch, sys.argv[1]); reps = int(sys.argv[2])
 torch.manual_seed(0)
-m = LTXVideoTransformer3DModel(in_channels=128, out_channels=128, num_attention_heads=6,
+m = LTXVideoTransformer3DModel(in_channels=256, out_channels=256, num_attention_heads=6,
     attention_head_dim=64, cross_attention_dim=384, num_layers=8, caption_channels=384)
 m = m.eval().to(dtype)
-x, text = torch.randn(2, 80, 128, dtype=dtype), torch.randn(2, 40, 384, dtype=dtype)
+x, text = torch.randn(2, 80, 256, dtype=dtype), torch.randn(2, 40, 384, dtype=dtype)
 mask, t = torch.ones(2, 40, dtype=dtype), torch.tensor([500, 500])
 import torch._inductor.config as ic
 ic.freezing = True
@@ -66,7 +66,7 @@ def ours(dtype: torch.dtype, reps: int) -> tuple[dict, int]:
     ic.freezing = True
     torch.manual_seed(0)
     m = DiT(DIT_PRESETS["default"]).eval().to(dtype)
-    x, t = torch.randn(2, 32, 5, 8, 8, dtype=dtype), torch.rand(2)
+    x, t = torch.randn(2, 16, 5, 16, 16, dtype=dtype), torch.rand(2)
     text, mask = torch.randn(2, 40, 384, dtype=dtype), torch.ones(2, 40, dtype=torch.bool)
     pooled, fps = torch.randn(2, 384, dtype=dtype), torch.full((2,), 8.0)
 

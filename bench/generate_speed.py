@@ -106,7 +106,9 @@ def main() -> None:
     peak = matmul_peak_fp32()
     s, m, p = engine.text.encode([req.prompt] * 2)
     cond = {"text": s, "text_mask": m, "pooled": p, "fps": torch.full((2,), 8.0)}
-    x, tt = torch.randn(2, engine.vae.cfg.latent_channels, 5, 8, 8), torch.rand(2)
+    sf = engine.vae.cfg.space_factor
+    x = torch.randn(2, engine.vae.cfg.latent_channels, 5, 128 // sf, 128 // sf)
+    tt = torch.rand(2)
     dit_fps, dit_s = dit_flops_per_s(engine, x, tt, cond)
     print(
         json.dumps(

@@ -34,7 +34,7 @@ def dit_rate(steps: int, batch: int = 16) -> float:
     times = []
     for _ in range(steps + 1):
         t0 = time.perf_counter()
-        z0 = torch.randn(batch, 32, 5, 8, 8)
+        z0 = torch.randn(batch, 16, 5, 16, 16)
         t = flow.sample_t(batch, gen)
         eps = torch.randn(z0.shape, generator=gen)
         with torch.autocast("cpu", dtype=torch.bfloat16):

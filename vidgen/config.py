@@ -12,10 +12,10 @@ from typing import Any
 class VAEConfig:
     """Causal video autoencoder: F = 1 + r*k frames -> (1 + k) latent frames."""
 
-    latent_channels: int = 32
+    latent_channels: int = 16
     time_factor: int = 4  # r: frame 0 alone, then groups of r frames
     patch: int = 4  # space-to-depth at the input
-    widths: tuple[int, ...] = (64, 128, 192)  # one level each; each level after the first halves
+    widths: tuple[int, ...] = (96, 192)  # one level each; each level after the first halves
     enc_blocks: int = 1
     dec_blocks: int = 2
     kl_weight: float = 1e-6

@@ -1,4 +1,4 @@
-"""Causal video autoencoder: frame 0 alone, then groups of r frames, 16x smaller in space.
+"""Causal video autoencoder: frame 0 alone, then groups of r frames, 8x smaller in space.
 
 Shapes: video (B, 3, F, H, W) in [-1, 1] with F = 1 + r*k; latents (B, C, 1 + k, H/s, W/s).
 The input is folded space-to-depth (p x p) and time-to-depth (r, after repeating frame 0 r-1
