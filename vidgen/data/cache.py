@@ -57,17 +57,7 @@ def build(
             caps.append(structured_text(structured(scene, seed=rng.randrange(2**31))))
             meta.append({"seed": seed, "captions": caps})
             lat.append(to_tensor(video))
-        z = []
-        for j in range(0, len(lat), 16):
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                z.append(vae.encode(torch.stack(lat[j : j + 16]))[0].float())
-        tmp = path.with_name(f".{path.name}.tmp")
-        save_file(
-            {"latents": torch.cat(z).to(torch.bfloat16)},
-            str(tmp),
-            metadata={"clips": json.dumps(meta)},
-        )
-        tmp.replace(path)
+        _write_shard(vae, path, lat, meta)
         log(f"cache {bucket}: shard {k + 1}/{-(-clips // SHARD)}")
 
 
@@ -89,19 +79,22 @@ def build_folder(
         if path.is_file():
             continue
         items = [ds[i] for i in range(k * SHARD, min(len(ds), (k + 1) * SHARD))]
-        z = []
-        for j in range(0, len(items), 16):
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                z.append(vae.encode(torch.stack([v for v, _ in items[j : j + 16]]))[0].float())
         meta = [{"seed": -1, "captions": [c, c]} for _, c in items]  # one caption, no variants
-        tmp = path.with_name(f".{path.name}.tmp")
-        save_file(
-            {"latents": torch.cat(z).to(torch.bfloat16)},
-            str(tmp),
-            metadata={"clips": json.dumps(meta)},
-        )
-        tmp.replace(path)
+        _write_shard(vae, path, [v for v, _ in items], meta)
         log(f"cache {folder}: shard {k + 1}/{-(-len(ds) // SHARD)}")
+
+
+def _write_shard(vae: VideoVAE, path: Path, videos: list[torch.Tensor], meta: list) -> None:
+    """Encode videos in batches of 16 and write one shard atomically."""
+    z = []
+    for j in range(0, len(videos), 16):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            z.append(vae.encode(torch.stack(videos[j : j + 16]))[0].float())
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(
+        {"latents": torch.cat(z).to(torch.bfloat16)}, str(tmp), metadata={"clips": json.dumps(meta)}
+    )
+    tmp.replace(path)
 
 
 def hash_bucket(bucket: str) -> int:
