@@ -1,13 +1,12 @@
 """The engine end to end on a tiny random model: prompt -> MP4 with its recipe."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
+from tests.helpers import vidgen
 from vidgen.config import VAE_PRESETS
 from vidgen.io.video import read_metadata, read_video
 from vidgen.models.transformer import DIT_PRESETS, DiT
@@ -75,30 +74,22 @@ def test_invalid_requests_are_refused(tiny_model, field, value, needle):
 
 def test_cli_generate_writes_mp4_with_recipe(tiny_model, tmp_path):
     out = tmp_path / "v.mp4"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vidgen.studio.cli",
-            "generate",
-            "a blue star spins",
-            "-o",
-            str(out),
-            "--model",
-            str(tiny_model),
-            "--size",
-            "32x32",
-            "--seconds",
-            "1",
-            "--steps",
-            "2",
-            "--seed",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
+    vidgen(
+        "generate",
+        "a blue star spins",
+        "-o",
+        out,
+        "--model",
+        tiny_model,
+        "--size",
+        "32x32",
+        "--seconds",
+        "1",
+        "--steps",
+        "2",
+        "--seed",
+        "3",
     )
-    assert r.returncode == 0, r.stderr
     frames, fps = read_video(out)
     assert frames.shape == (25, 32, 32, 3) and fps == 24.0
     recipe = json.loads(read_metadata(out)["comment"])["vidgen_recipe"]
@@ -108,21 +99,9 @@ def test_cli_generate_writes_mp4_with_recipe(tiny_model, tmp_path):
 
 
 def test_cli_generate_refuses_long_and_missing(tiny_model, tmp_path):
-    base = [
-        sys.executable,
-        "-m",
-        "vidgen.studio.cli",
-        "generate",
-        "a ball",
-        "-o",
-        str(tmp_path / "x.mp4"),
-        "--size",
-        "32x32",
-    ]
-    r = subprocess.run(
-        [*base, "--model", str(tiny_model), "--seconds", "9"], capture_output=True, text=True
-    )
+    base = ["generate", "a ball", "-o", tmp_path / "x.mp4", "--size", "32x32"]
+    r = vidgen(*base, "--model", tiny_model, "--seconds", "9", check=False)
     assert r.returncode == 2 and "seconds must be in" in r.stderr
-    r = subprocess.run([*base, "--model", "nope"], capture_output=True, text=True)
+    r = vidgen(*base, "--model", "nope", check=False)
     assert r.returncode == 2 and "model 'nope'" in r.stderr
     assert not (tmp_path / "x.mp4").exists()

@@ -1,32 +1,32 @@
 """The training entry: runs, checkpoints to safetensors, resumes exactly where it stopped."""
 
 import json
-import subprocess
 import sys
 
+from tests.helpers import vidgen
 from vidgen.training import checkpoint
 
 
 def _train(out, steps):
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vidgen.studio.cli",
-            "train",
-            "vae",
-            "--config",
-            "configs/vae_tiny.yaml",
-            "--out",
-            str(out),
-            "--steps",
-            str(steps),
-        ],
-        capture_output=True,
-        text=True,
+    return vidgen(
+        "train", "vae", "--config", "configs/vae_tiny.yaml", "--out", out, "--steps", steps
     )
-    assert r.returncode == 0, r.stderr
-    return r
+
+
+def _train_dit(tmp_path, out, *extra, check=True):
+    """The tiny DiT on the tiny VAE that _train wrote to tmp_path/vae."""
+    return vidgen(
+        "train",
+        "dit",
+        "--config",
+        "configs/dit_tiny.yaml",
+        "--out",
+        out,
+        "--set",
+        f"vae={tmp_path / 'vae' / 'vae.safetensors'}",
+        *extra,
+        check=check,
+    )
 
 
 def test_train_resume_and_self_describing_weights(tmp_path):
@@ -45,11 +45,7 @@ def test_train_resume_and_self_describing_weights(tmp_path):
 def test_bad_config_is_refused(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("learning_rate: 1\n")
-    r = subprocess.run(
-        [sys.executable, "-m", "vidgen.studio.cli", "train", "vae", "--config", str(bad)],
-        capture_output=True,
-        text=True,
-    )
+    r = vidgen("train", "vae", "--config", bad, check=False)
     assert r.returncode == 2 and "unknown config field 'learning_rate'" in r.stderr
 
 
@@ -57,29 +53,11 @@ def test_vae_then_dit_then_export_then_generate(tmp_path):
     """The whole training path on tiny configs, ending in a playable video."""
     from vidgen.io.video import read_video
 
-    def cli(*args):
-        r = subprocess.run(
-            [sys.executable, "-m", "vidgen.studio.cli", *args], capture_output=True, text=True
-        )
-        assert r.returncode == 0, r.stderr
-        return r
-
     _train(tmp_path / "vae", 2)
-    cli(
-        "train",
-        "dit",
-        "--config",
-        "configs/dit_tiny.yaml",
-        "--out",
-        str(tmp_path / "dit"),
-        "--set",
-        f"vae={tmp_path / 'vae' / 'vae.safetensors'}",
-        "--set",
-        f"cache={tmp_path / 'cache'}",
-    )
+    _train_dit(tmp_path, tmp_path / "dit", "--set", f"cache={tmp_path / 'cache'}")
     _, meta = checkpoint.load(tmp_path / "dit" / "dit.safetensors")
     assert meta["kind"] == "dit" and meta["latent_scale"] > 0 and meta["frames"] == 5
-    cli(
+    vidgen(
         "export",
         "--vae",
         str(tmp_path / "vae" / "vae.safetensors"),
@@ -88,7 +66,7 @@ def test_vae_then_dit_then_export_then_generate(tmp_path):
         "-o",
         str(tmp_path / "model"),
     )
-    cli(
+    vidgen(
         "generate",
         "a red ball bounces",
         "-o",
@@ -128,50 +106,24 @@ def test_dit_trains_on_a_folder_of_captioned_clips(tmp_path):
         write_mp4(data / f"c{i}.mp4", frames, 8)
         (data / f"c{i}.txt").write_text(f"clip number {i}")
     _train(tmp_path / "vae", 1)
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vidgen.studio.cli",
-            "train",
-            "dit",
-            "--config",
-            "configs/dit_tiny.yaml",
-            "--out",
-            str(tmp_path / "dit"),
-            "--set",
-            f"vae={tmp_path / 'vae' / 'vae.safetensors'}",
-            "--set",
-            f"cache={tmp_path / 'cache'}",
-            "--set",
-            f"data={data}",
-            "--steps",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
+    _train_dit(
+        tmp_path,
+        tmp_path / "dit",
+        "--set",
+        f"cache={tmp_path / 'cache'}",
+        "--set",
+        f"data={data}",
+        "--steps",
+        "2",
     )
-    assert r.returncode == 0, r.stderr
     (data / "c0.txt").unlink()
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vidgen.studio.cli",
-            "train",
-            "dit",
-            "--config",
-            "configs/dit_tiny.yaml",
-            "--out",
-            str(tmp_path / "dit2"),
-            "--set",
-            f"vae={tmp_path / 'vae' / 'vae.safetensors'}",
-            "--set",
-            f"cache={tmp_path / 'cache2'}",
-            "--set",
-            f"data={data}",
-        ],
-        capture_output=True,
-        text=True,
+    r = _train_dit(
+        tmp_path,
+        tmp_path / "dit2",
+        "--set",
+        f"cache={tmp_path / 'cache2'}",
+        "--set",
+        f"data={data}",
+        check=False,
     )
     assert r.returncode == 2 and "c0.mp4: no caption file c0.txt" in r.stderr

@@ -1,19 +1,10 @@
 """The `vidgen world sample` and `vidgen eval` commands, as a user runs them."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-
-def vidgen(*args, check=True):
-    r = subprocess.run(
-        [sys.executable, "-m", "vidgen.studio.cli", *args], capture_output=True, text=True
-    )
-    if check and r.returncode:
-        raise AssertionError(r.stderr)
-    return r
+from tests.helpers import vidgen
 
 
 def test_sample_writes_mp4_and_sidecar_deterministically(tmp_path):
