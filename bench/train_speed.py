@@ -11,6 +11,7 @@ one micro-batch each) and a 1-process run with 2 micro-batches of accumulation (
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,13 @@ def vae_rate(steps: int, batch: int = 4) -> float:
     return batch / (sum(times[1:]) / steps)
 
 
+def free_port() -> int:
+    """A port nothing listens on now (a fixed one can still be held from a previous run)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def ddp_vs_accumulation(steps: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         base = [
@@ -93,7 +101,7 @@ def ddp_vs_accumulation(steps: int) -> float:
                 "--nproc_per_node",
                 "2",
                 "--master_port",
-                "29517",
+                str(free_port()),
                 "-m",
                 *base,
                 "--out",
