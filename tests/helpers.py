@@ -12,3 +12,21 @@ def vidgen(*args, check: bool = True) -> subprocess.CompletedProcess:
     if check and r.returncode:
         raise AssertionError(r.stderr)
     return r
+
+
+def make_tiny_model(path, frames: int = 9, fps: float = 8.0):
+    """A tiny random-weight model directory (VAE + DiT), as `vidgen export` writes one."""
+    import torch
+
+    from vidgen.config import VAE_PRESETS
+    from vidgen.models.transformer import DIT_PRESETS, DiT
+    from vidgen.models.vae import VideoVAE
+    from vidgen.pipelines.pipeline import save_model
+
+    torch.manual_seed(0)
+    vae, dit = VideoVAE(VAE_PRESETS["tiny"]), DiT(DIT_PRESETS["tiny"])
+    with torch.no_grad():
+        for p in dit.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    save_model(path, vae, dit, {"fps": fps, "frames": frames})
+    return path

@@ -6,25 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import vidgen
-from vidgen.config import VAE_PRESETS
+from tests.helpers import make_tiny_model, vidgen
 from vidgen.io.video import read_metadata, read_video
-from vidgen.models.transformer import DIT_PRESETS, DiT
-from vidgen.models.vae import VideoVAE
 from vidgen.pipelines.conditioning import ConditioningItem
-from vidgen.pipelines.pipeline import Engine, Request, save_model
+from vidgen.pipelines.pipeline import Engine, Request
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny")
-    vae, dit = VideoVAE(VAE_PRESETS["tiny"]), DiT(DIT_PRESETS["tiny"])
-    with torch.no_grad():
-        for p in dit.parameters():
-            p.add_(torch.randn_like(p) * 0.02)
-    save_model(path, vae, dit, {"fps": 8.0, "frames": 9})
-    return path
+    return make_tiny_model(tmp_path_factory.mktemp("tiny"))
 
 
 def test_same_seed_same_frames(tiny_model):

@@ -6,9 +6,8 @@ request -> validate -> text -> conditioning -> initial latents -> denoise()
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +20,11 @@ from vidgen.diffusion.samplers import SAMPLERS
 from vidgen.models.text_encoder import TextEncoder
 from vidgen.models.transformer import DiT, DiTConfig
 from vidgen.models.vae import VideoVAE, load_vae, vae_meta
-from vidgen.pipelines.conditioning import ConditioningItem, pin_latents
+from vidgen.pipelines.conditioning import pin_latents
+from vidgen.pipelines.spec import MODELS_DIR, ModelSpec, Request, model_dir
 from vidgen.training import checkpoint
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-
-
-@dataclass(frozen=True)
-class Request:
-    prompt: str
-    negative: str = ""
-    seconds: float = 2.0
-    fps: float = 24.0  # output frame rate; the model makes its native rate, then interpolates
-    width: int = 128
-    height: int = 128
-    seed: int = 0
-    steps: int = 20
-    guidance: float = 4.0
-    sampler: str = "euler"
-    conditioning: tuple[ConditioningItem, ...] = field(default=(), repr=False)
+__all__ = ["MODELS_DIR", "Engine", "Request", "Result", "save_model"]
 
 
 @dataclass
@@ -88,6 +73,7 @@ class Engine:
         self.window = int(meta.get("frames", 17))  # longest clip one pass makes
         self.latent_scale = float(meta.get("latent_scale", 1.0))
         self.latent_mean = float(meta.get("latent_mean", 0.0))
+        self.spec = ModelSpec.from_meta(name, vae_meta(vae.cfg)["vae_config"], meta)
 
     # --- loading ------------------------------------------------------------------------------
 
@@ -96,9 +82,7 @@ class Engine:
         cls, model: str = "default", dtype: torch.dtype = torch.float32, compile: bool = False
     ) -> Engine:
         """A model by name (models/NAME/) or by path to a directory with vae and dit weights."""
-        path = Path(model)
-        if not path.is_dir():
-            path = MODELS_DIR / model
+        path = model_dir(model)
         vae_path, dit_path = path / "vae.safetensors", path / "dit.safetensors"
         if not (vae_path.is_file() and dit_path.is_file()):
             raise FileNotFoundError(
@@ -115,44 +99,14 @@ class Engine:
 
     @property
     def size_multiple(self) -> int:
-        return self.vae.cfg.space_factor * self.dit.cfg.patch
+        return self.spec.size_multiple
 
     def frames_for(self, seconds: float) -> int:
-        """Native frames for a duration: 1 + r*k covering `seconds`."""
-        r = self.vae.cfg.time_factor
-        k = max(1, math.ceil(seconds * self.native_fps / r - 1e-9))
-        return 1 + r * k
+        return self.spec.frames_for(seconds)
 
     def validate(self, req: Request) -> None:
         """Refuse what this model cannot make, naming the field and the allowed range."""
-        m = self.size_multiple
-        for name, v in (("width", req.width), ("height", req.height)):
-            if v < m or v > 1024 or v % m:
-                lo, hi = max(m, v // m * m), max(m, -(-v // m) * m)
-                raise ValueError(
-                    f"{name} must be a multiple of {m} from {m} to 1024, got {v} "
-                    f"(nearest valid: {lo} or {hi})"
-                )
-        window_s = (self.window - 1) / self.native_fps
-        if not 0 < req.seconds <= window_s + 1e-9:
-            raise ValueError(
-                f"seconds must be in (0, {window_s:g}] for one window of this model, "
-                f"got {req.seconds} (longer videos come with clip extension)"
-            )
-        if not 1 <= req.fps <= 60:
-            raise ValueError(f"fps must be in [1, 60], got {req.fps}")
-        if not 1 <= req.steps <= 200:
-            raise ValueError(f"steps must be an integer in [1, 200], got {req.steps}")
-        if not 0 <= req.guidance <= 30:
-            raise ValueError(f"guidance must be in [0, 30], got {req.guidance}")
-        if req.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {req.sampler!r}")
-        if not isinstance(req.seed, int) or not 0 <= req.seed < 2**63:
-            raise ValueError(f"seed must be an integer in [0, 2^63), got {req.seed}")
-        if not req.prompt.strip():
-            raise ValueError("prompt must not be empty")
-        for item in req.conditioning:
-            item.validate(req.width, req.height, self.frames_for(req.seconds))
+        self.spec.validate(req)
 
     # --- the one loop -------------------------------------------------------------------------
 
@@ -187,7 +141,11 @@ class Engine:
 
     @torch.no_grad()
     def generate(self, req: Request, progress=None) -> Result:
-        """Make the video a request asks for; `progress(step, total, preview)` per step."""
+        """Make the video a request asks for.
+
+        `progress(step, total, preview)` is called after every step; `preview()` decodes the
+        current estimate of the first frame to uint8 (H, W, 3).
+        """
         self.validate(req)
         stages: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -214,9 +172,9 @@ class Engine:
         tokens = shape[1] * (shape[2] // self.dit.cfg.patch) * (shape[3] // self.dit.cfg.patch)
         ts = flow.schedule(req.steps, flow.shift_for(tokens))
 
-        def step_cb(i, _x, _x0):
-            if progress is not None:
-                progress(i + 1, req.steps, None)
+        def step_cb(i, _x, x0):
+            if progress is not None:  # the preview is decoded only if the caller asks for it
+                progress(i + 1, req.steps, lambda: self.decode(x0[:, :, :1])[0])
 
         z = self.denoise(
             x, ts, cond, uncond, req.guidance, pinned, pinned_values, req.sampler, step_cb

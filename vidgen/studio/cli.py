@@ -17,6 +17,8 @@ app = typer.Typer(
 )
 world_app = typer.Typer(no_args_is_help=True, help="The procedural video world.")
 app.add_typer(world_app, name="world")
+keys_app = typer.Typer(no_args_is_help=True, help="Signing and API keys.")
+app.add_typer(keys_app, name="keys")
 
 
 def _fail(msg: str) -> None:
@@ -411,7 +413,11 @@ def export_cmd(
 
 
 def main() -> None:
-    app()
+    # serve, worker, keys create|list|revoke register on the app of `vidgen.studio.cli` (under
+    # `python -m` this file also runs as __main__, a second module whose app lacks them)
+    from vidgen.studio import cli_studio
+
+    cli_studio.app()
 
 
 if __name__ == "__main__":
