@@ -1,0 +1,5 @@
+"""The content policy: `check(prompt) -> Decision(allowed, category, ...)`, offline."""
+
+from vidgen.policy.policy import Decision, Policy, check, default_policy
+
+__all__ = ["Decision", "Policy", "check", "default_policy"]

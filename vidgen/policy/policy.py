@@ -1,0 +1,180 @@
+"""The content policy: refuse prompts in a forbidden category, offline, before any work is done.
+
+`check(prompt)` applies policy.yaml's categories in two steps: keyword rules (regular
+expressions, and a list of real people's names), then a linear classifier over MiniLM sentence
+embeddings, fitted when the policy loads on the YAML's examples and benign look-alikes plus the
+dev split of the labelled prompt set (prompts_v1.jsonl); a prompt is refused when the benign
+class gets less than `benign_below` probability. Every decision is logged on the
+"vidgen.policy" logger. The first call loads MiniLM and fits (a few seconds); later calls take
+a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+POLICY_FILE = Path(__file__).with_name("policy.yaml")
+PROMPTS_FILE = Path(__file__).with_name("prompts_v1.jsonl")
+log = logging.getLogger("vidgen.policy")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    category: str | None  # the refused category, None when allowed
+    reason: str  # "keyword", "name", "classifier" or "ok"
+    score: float = 0.0  # 1 - P(benign) from the classifier (1 for a keyword rule)
+
+    def to_dict(self) -> dict:
+        return {"allowed": self.allowed, "category": self.category}
+
+    @property
+    def message(self) -> str:
+        if self.allowed:
+            return "allowed"
+        return f"prompt refused by the content policy: {self.category.replace('_', ' ')}"
+
+
+@dataclass
+class Policy:
+    strength: float  # the classifier's inverse regularisation C
+    benign_below: float  # refuse when P(benign) is below this
+    consented: set[str]
+    rules: dict[str, list[re.Pattern]]  # category -> keyword patterns
+    names: dict[str, re.Pattern]  # category -> one pattern of every listed name
+    examples: dict[str, list[str]]  # category -> example prompts
+    descriptions: dict[str, str]
+    benign: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: str | Path = POLICY_FILE) -> Policy:
+        """Read a policy YAML file, refusing malformed fields by name."""
+        data = yaml.safe_load(Path(path).read_text())
+        cats = data.get("categories")
+        if not isinstance(cats, dict) or not cats:
+            raise ValueError(f"{path}: 'categories' must be a non-empty mapping")
+        if not 0 < float(data.get("benign_below", -1)) < 1:
+            raise ValueError(f"{path}: 'benign_below' must be a number in (0, 1)")
+        if not float(data.get("strength", -1)) > 0:
+            raise ValueError(f"{path}: 'strength' must be a positive number")
+        rules, names, examples, descriptions = {}, {}, {}, {}
+        for name, c in cats.items():
+            rules[name] = [re.compile(k, re.IGNORECASE) for k in c.get("keywords", [])]
+            if c.get("names"):
+                alts = "|".join(re.escape(n.lower()) for n in c["names"])
+                names[name] = re.compile(rf"\b({alts})\b")
+            examples[name] = list(c.get("examples", []))
+            descriptions[name] = str(c.get("description", name))
+        return cls(
+            float(data["strength"]),
+            float(data["benign_below"]),
+            {n.lower() for n in data.get("consented") or []},
+            rules,
+            names,
+            examples,
+            descriptions,
+            list(data.get("benign", [])),
+        )
+
+    # --- the two steps ------------------------------------------------------------------------
+
+    def keyword(self, prompt: str) -> tuple[str, str] | None:
+        """(category, "keyword" or "name") for the first rule that matches, else None."""
+        low = " ".join(prompt.lower().split())
+        for cat, pats in self.rules.items():
+            if any(p.search(low) for p in pats):
+                return cat, "keyword"
+        for cat, pat in self.names.items():
+            if any(m.group(1) not in self.consented for m in pat.finditer(low)):
+                return cat, "name"
+        return None
+
+    def classify(self, prompt: str) -> tuple[str | None, float]:
+        """(category or None, 1 - P(benign)) from the MiniLM classifier."""
+        clf = _classifier(self)
+        p = clf.predict_proba(_embed([prompt]))[0]
+        classes = list(clf.classes_)
+        benign = float(p[classes.index("benign")])
+        if benign >= self.benign_below:
+            return None, 1 - benign
+        order = [c for c in classes if c != "benign"]
+        return max(order, key=lambda c: p[classes.index(c)]), 1 - benign
+
+    def check(self, prompt: str) -> Decision:
+        """Allow or refuse one prompt, naming the category; logged."""
+        if not isinstance(prompt, str):
+            raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
+        hit = self.keyword(prompt)
+        if hit:
+            decision = Decision(False, hit[0], hit[1], 1.0)
+        else:
+            cat, score = self.classify(prompt)
+            decision = Decision(cat is None, cat, "classifier" if cat else "ok", score)
+        log.info(
+            "policy %s category=%s reason=%s score=%.3f prompt=%r",
+            "allowed" if decision.allowed else "refused",
+            decision.category,
+            decision.reason,
+            decision.score,
+            prompt[:120],
+        )
+        return decision
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    """Unit-length MiniLM sentence vectors (N, 384)."""
+    enc = _encoder()
+    if len(enc.cache) > 10_000:  # the encoder keeps every prompt's states; bound it
+        enc.cache.clear()
+    v = enc.encode(texts)[2].numpy()
+    return v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12)
+
+
+@lru_cache(maxsize=1)
+def _encoder():
+    from vidgen.models.text_encoder import TextEncoder
+
+    return TextEncoder()
+
+
+def training_rows(path: Path = PROMPTS_FILE, split: str = "dev") -> list[dict]:
+    """The labelled prompts of one split: {"prompt", "label", "category", "split"} each."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["split"] == split]
+
+
+_CLASSIFIERS: dict[int, object] = {}
+
+
+def _classifier(policy: Policy):
+    """Logistic regression over MiniLM vectors: the categories and "benign" (cached)."""
+    key = id(policy)
+    if key not in _CLASSIFIERS:
+        from sklearn.linear_model import LogisticRegression
+
+        rows = training_rows()
+        texts = [r["prompt"] for r in rows] + [e for ex in policy.examples.values() for e in ex]
+        labels = [r["category"] or "benign" for r in rows]
+        labels += [c for c, ex in policy.examples.items() for _ in ex]
+        texts, labels = texts + policy.benign, labels + ["benign"] * len(policy.benign)
+        clf = LogisticRegression(C=policy.strength, max_iter=2000, class_weight="balanced")
+        _CLASSIFIERS[key] = clf.fit(_embed(texts), labels)
+    return _CLASSIFIERS[key]
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> Policy:
+    return Policy.load()
+
+
+def check(prompt: str) -> Decision:
+    """Check a prompt against the shipped policy (vidgen/policy/policy.yaml)."""
+    return default_policy().check(prompt)
