@@ -283,6 +283,7 @@ def generate_cmd(
     from vidgen.pipelines.pipeline import Engine, Request
 
     try:
+        _check_prompt(prompt)
         w, h = parse_size(size)
         if precision not in ("bfloat16", "float32"):
             raise ValueError(f"--precision must be bfloat16 or float32, got {precision!r}")
@@ -303,17 +304,25 @@ def generate_cmd(
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     result = engine.generate(req, progress=_step_bar())
-    write_video(out, result.frames, result.fps, result.recipe)
+    recipe = {**result.recipe, "precision": precision, "compile": compile}
+    write_video(out, result.frames, result.fps, recipe)
     typer.echo(f"wrote {out} ({len(result.frames)} frames at {result.fps:g} fps)")
 
 
 def write_video(out: Path, frames, fps: float, recipe: dict) -> None:
-    """The MP4 with the recipe in its metadata, and the recipe beside it as JSON."""
-    from vidgen.io.video import write_mp4
+    """The finished video: watermark, recipe in metadata and sidecar JSON, signed C2PA."""
+    from vidgen.io.provenance import finalize
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_mp4(out, frames, fps, metadata={"comment": json.dumps({"vidgen_recipe": recipe})})
-    out.with_suffix(".json").write_text(json.dumps(recipe, indent=1) + "\n")
+    finalize(out, frames, fps, recipe)
+
+
+def _check_prompt(prompt: str) -> None:
+    """Refuse a prompt the content policy forbids, naming the category."""
+    from vidgen.policy import check
+
+    decision = check(prompt)
+    if not decision.allowed:
+        raise ValueError(decision.message)
 
 
 def _step_bar():
@@ -410,6 +419,101 @@ def export_cmd(
         shutil.copy(card, out / "model_card.md")
     total = sum(f.stat().st_size for f in out.iterdir()) / 2**20
     typer.echo(f"wrote {out} ({total:.1f} MB)")
+
+
+@app.command("reproduce")
+def reproduce_cmd(
+    video: Annotated[Path, typer.Argument(help="a vidgen MP4 (or its .json recipe)")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="output MP4")],
+) -> None:
+    """Make a video again from its recipe; on the same kind of machine the frames match."""
+    import dataclasses
+
+    import torch
+
+    from vidgen.io.provenance import read_recipe
+    from vidgen.pipelines.pipeline import Engine, Request
+
+    try:
+        if not video.is_file():
+            raise ValueError(f"file not found: {video}")
+        side = video.with_suffix(".json")
+        recipe = read_recipe(video) if video.suffix != ".json" else None
+        if recipe is None and side.is_file():
+            recipe = json.loads(side.read_text())
+        if not recipe:
+            raise ValueError(f"{video} carries no vidgen recipe (metadata or sidecar .json)")
+        if recipe.get("conditioning"):
+            raise ValueError("the recipe uses image/video conditioning, which the file lacks")
+        _check_prompt(recipe["prompt"])
+        precision = recipe.get("precision", "float32")
+        engine = Engine.load(recipe["model"], dtype=getattr(torch, precision))
+        if recipe.get("weights") and engine.weights_hash != recipe["weights"]:
+            raise ValueError(
+                f"model {recipe['model']!r} has weights {engine.weights_hash}, "
+                f"the recipe was made with {recipe['weights']}"
+            )
+        names = {f.name for f in dataclasses.fields(Request)} - {"conditioning"}
+        req = Request(**{k: recipe[k] for k in names if k in recipe})
+        engine.validate(req)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        _fail(str(e))
+    result = engine.generate(req, progress=_step_bar())
+    keep = {k: recipe[k] for k in ("precision", "compile", "watermark") if k in recipe}
+    write_video(out, result.frames, result.fps, {**result.recipe, **keep})
+    typer.echo(f"wrote {out} ({len(result.frames)} frames at {result.fps:g} fps)")
+
+
+@app.command("verify")
+def verify_cmd(
+    video: Annotated[Path, typer.Argument(help="a video file")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """C2PA status, the recipe, and the invisible watermark of a video."""
+    from vidgen.io.provenance import verify
+
+    try:
+        report = verify(video)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    wm, recipe = report["watermark"], report["recipe"]
+    typer.echo(f"c2pa: {report['c2pa']}")
+    typer.echo(f"recipe: {json.dumps(recipe) if recipe else 'none'}")
+    found = f"found, payload {wm['payload']}" if wm["found"] else "not found"
+    typer.echo(f"watermark: {found} (confidence {wm['confidence']:.2f})")
+
+
+policy_app = typer.Typer(no_args_is_help=True, help="The content policy.")
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("check")
+def policy_check_cmd(prompt: Annotated[str, typer.Argument(help="a prompt")]) -> None:
+    """Print {"allowed": bool, "category": str or null} for a prompt."""
+    from vidgen.policy import check
+
+    typer.echo(json.dumps(check(prompt).to_dict()))
+
+
+@keys_app.command("init")
+def keys_init_cmd(
+    cert: Annotated[Path | None, typer.Option(help="your signing certificate chain (PEM)")] = None,
+    key: Annotated[Path | None, typer.Option(help="its private key (PEM)")] = None,
+    anchors: Annotated[Path | None, typer.Option(help="trust anchors for verify (PEM)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="make a new local CA")] = False,
+) -> None:
+    """Make a local CA and signing certificate ($VIDGEN_HOME or ~/.vidgen), or use yours."""
+    from vidgen.io.provenance import home, init_keys
+
+    try:
+        cfg = init_keys(cert, key, anchors, force=force)
+    except ValueError as e:
+        _fail(str(e))
+    typer.echo(f"signing config: {home() / 'signing.json'}")
+    typer.echo(json.dumps(cfg, indent=1))
 
 
 def main() -> None:
