@@ -24,8 +24,10 @@ def free_port() -> int:
 class Server:
     """`vidgen serve` in a subprocess; `start()` again after `stop()` keeps the data."""
 
-    def __init__(self, data, model, workers: int = 1, redis: str | None = None):
+    def __init__(self, data, model, workers: int = 1, redis: str | None = None, **env):
         self.data, self.model, self.workers, self.redis = data, model, workers, redis
+        self.env = {**os.environ, **{f"VIDGEN_{k.upper()}": str(v) for k, v in env.items()}}
+        self.env["OMP_NUM_THREADS"] = "1"  # a server and its workers share the 2 cores
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
@@ -38,7 +40,9 @@ class Server:
         if self.redis:
             cmd += ["--redis", self.redis]
         self.log = open(self.data.parent / f"serve-{self.port}.log", "a")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=self.log, text=True, env=self.env
+        )
         if self.key is None:
             line = self.proc.stdout.readline()
             self.key = re.search(r"vg-\S+", line).group(0)
@@ -56,6 +60,7 @@ class Server:
         return [int(p) for p in out.stdout.split()]
 
     def stop(self, sig=signal.SIGTERM) -> None:
+        workers = self.workers_pids() if self.proc else []  # orphans once the server is gone
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -63,8 +68,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for pid in self.workers_pids() if self.proc else []:
-            os.kill(pid, signal.SIGKILL)
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def headers(self, key: str | None = None) -> dict:
         return {"Authorization": f"Bearer {key or self.key}"}

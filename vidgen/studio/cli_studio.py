@@ -63,6 +63,7 @@ def worker_cmd(
     grace: Annotated[
         float, typer.Option(help="seconds a job may take to finish on SIGTERM")
     ] = 30.0,
+    lease: Annotated[float, typer.Option(help="heartbeat lease in seconds", min=1)] = 20.0,
 ) -> None:
     """Run jobs from the queue (SQLite in --data, or Redis) until SIGTERM."""
     import signal
@@ -72,7 +73,7 @@ def worker_cmd(
 
     setup_logging()
     try:
-        worker = Worker(data, model, redis, precision=precision, grace_s=grace)
+        worker = Worker(data, model, redis, lease, grace, precision)
     except Exception as e:  # an unreachable Redis, an unreadable data directory
         _fail(f"cannot start the worker: {e}")
     if worker_id:

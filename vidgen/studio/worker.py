@@ -196,8 +196,9 @@ class Worker:
         recipe = {**out.recipe, "video_id": job["id"]}
         t0 = time.perf_counter()
         target = video_dir(self.data, job["id"])
+        for stale in target.parent.glob(f".tmp-{job['id']}-*"):  # from tries that died
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = target.with_name(f".tmp-{job['id']}-{self.id}")
-        shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         write_mp4(tmp / "video.mp4", out.frames, out.fps, metadata={"comment": json.dumps(
             {"vidgen_recipe": recipe})})  # fmt: skip

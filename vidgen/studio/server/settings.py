@@ -19,3 +19,4 @@ class Settings(BaseSettings):
     default_quota_s: float = 600.0
     worker_precision: str = "bfloat16"
     grace_s: float = 30.0  # shutdown: how long running jobs may take to finish
+    lease_s: float = 20.0  # a job whose worker sent no heartbeat for this long is requeued

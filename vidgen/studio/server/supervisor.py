@@ -32,7 +32,7 @@ class Supervisor:
         s = self.settings
         cmd = [sys.executable, "-m", "vidgen.studio.cli", "worker", "--data", str(s.data),
                "--model", s.model, "--id", worker_id, "--precision", s.worker_precision,
-               "--grace", str(s.grace_s)]  # fmt: skip
+               "--grace", str(s.grace_s), "--lease", str(s.lease_s)]  # fmt: skip
         if s.redis:
             cmd += ["--redis", s.redis]
         self.procs[worker_id] = subprocess.Popen(cmd)
