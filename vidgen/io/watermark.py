@@ -53,10 +53,7 @@ def _parity(x: np.ndarray) -> np.ndarray:
 _STATES = np.arange(2 ** (_K - 1))
 # output bits for (state, input): register = input << 6 | state
 _OUT = np.stack(
-    [
-        np.stack([_parity((((b << (_K - 1)) | _STATES) & g)) for g in _GENS], axis=-1)
-        for b in (0, 1)
-    ],
+    [np.stack([_parity(((b << (_K - 1)) | _STATES) & g) for g in _GENS], axis=-1) for b in (0, 1)],
     axis=1,
 )  # (64 states, 2 inputs, 2 outputs)
 _NEXT = np.stack([((b << (_K - 1)) | _STATES) >> 1 for b in (0, 1)], axis=1)  # (64, 2)
