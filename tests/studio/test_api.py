@@ -228,3 +228,27 @@ def test_metrics_and_openapi(server):
     spec = httpx.get(server.url + "/openapi.json").json()
     create = spec["paths"]["/v1/videos"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(create)
+
+
+def test_the_content_policy_refuses_with_the_category(client, server):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.videos.create(prompt="a graphic beheading with blood spraying everywhere")
+    err = e.value.body
+    assert err["code"] == "content_policy_violation" and err["param"] == "prompt"
+    assert err["category"] == "violence" and "violence" in err["message"]
+    v = client.videos.create(prompt="a red ball shooting across the screen", size="32x32",
+                             seconds="1")  # fmt: skip
+    assert v.status == "queued"
+
+
+def test_a_served_video_carries_provenance(client, server, tmp_path):
+    from vidgen.io.provenance import verify
+
+    v = client.videos.create(prompt="a green square", size="32x32", seconds="1")
+    v = poll(client, v.id)
+    assert v.status == "completed", v.error
+    path = tmp_path / "v.mp4"
+    client.videos.download_content(v.id).write_to_file(path)
+    report = verify(path)
+    assert report["c2pa"] == "valid" and report["recipe"]["video_id"] == v.id
+    assert report["recipe"]["prompt"] == "a green square"

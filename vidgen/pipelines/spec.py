@@ -70,7 +70,7 @@ class ModelSpec:
 
     @classmethod
     def from_meta(cls, name: str, vae_config: dict, dit_meta: dict) -> ModelSpec:
-        space = 2 ** len(vae_config["widths"])
+        space = int(vae_config["patch"]) * 2 ** (len(vae_config["widths"]) - 1)
         return cls(
             name=name,
             size_multiple=space * int(dit_meta["dit_config"]["patch"]),

@@ -6,6 +6,7 @@ import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
@@ -37,6 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        from vidgen.policy import default_policy
+
+        await to_thread.run_sync(default_policy)  # load the content policy before serving
         sup = Supervisor(settings, queue) if settings.workers > 0 else None
         if sup:
             sup.start()

@@ -13,21 +13,23 @@ _TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, message: str, param: str | None = None, code: str | None = None
+        self, status: int, message: str, param: str | None = None, code: str | None = None, **extra
     ):
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
+        self.extra = extra  # more fields for the error object (a refused prompt's category)
 
 
-def error_body(status: int, message: str, param: str | None = None, code: str | None = None):
+def error_body(status: int, message: str, param: str | None = None, code: str | None = None,
+               **extra) -> dict:  # fmt: skip
     kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return {"error": {"message": message, "type": kind, "param": param, "code": code, **extra}}
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, e: ApiError):
-        return JSONResponse(error_body(e.status, e.message, e.param, e.code), e.status)
+        return JSONResponse(error_body(e.status, e.message, e.param, e.code, **e.extra), e.status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, e: RequestValidationError):

@@ -144,7 +144,18 @@ def build_params(state, body: CreateVideo) -> dict:
             "request": request}  # fmt: skip
 
 
+def allowed(prompt: str) -> None:
+    """The content policy, on every prompt before anything is queued or charged."""
+    from vidgen.policy import check
+
+    decision = check(prompt)
+    if not decision.allowed:
+        raise ApiError(400, decision.message, "prompt", "content_policy_violation",
+                       category=decision.category)  # fmt: skip
+
+
 def submit(state, key, params: dict, priority: int | None, image: Image.Image | None) -> Video:
+    allowed(params["prompt"])
     seconds = params["request"]["seconds"]
     if state.keys.charge(key, seconds) is None:
         raise ApiError(
