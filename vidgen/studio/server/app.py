@@ -38,9 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from vidgen.policy import default_policy
+        from vidgen.policy import check
 
-        await to_thread.run_sync(default_policy)  # load the content policy before serving
+        await to_thread.run_sync(check, "a red ball")  # load the content policy before serving
         sup = Supervisor(settings, queue) if settings.workers > 0 else None
         if sup:
             sup.start()
