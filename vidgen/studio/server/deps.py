@@ -112,7 +112,7 @@ def parse(model: type[BaseModel], fields: dict) -> BaseModel:
 
 def body_schema(model: type[BaseModel], files: tuple[str, ...] = ()) -> dict:
     """openapi_extra for a route that takes JSON or multipart with the same fields."""
-    schema = model.model_json_schema()
+    schema = _inline(model.model_json_schema())
     form = json.loads(json.dumps(schema))
     for name in files:
         form.setdefault("properties", {})[name] = {"type": "string", "format": "binary"}
@@ -123,3 +123,21 @@ def body_schema(model: type[BaseModel], files: tuple[str, ...] = ()) -> dict:
                         "multipart/form-data": {"schema": form}},
         }
     }  # fmt: skip
+
+
+def _inline(schema: dict) -> dict:
+    """A JSON schema with its local $defs references written out (they do not resolve inside
+    an operation's requestBody)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.split("/")[-1]])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
