@@ -205,7 +205,7 @@ def _data_url(value: str, max_bytes: int) -> bytes:
 
 
 @router.get("", response_model=VideoList)
-def list_videos(
+async def list_videos(
     state: StateDep,
     key: KeyDep,
     after: Annotated[str | None, Query(max_length=100)] = None,
@@ -227,7 +227,7 @@ def list_videos(
 
 
 @router.get("/{video_id}", response_model=Video)
-def retrieve_video(video_id: str, state: StateDep, key: KeyDep) -> Video:
+async def retrieve_video(video_id: str, state: StateDep, key: KeyDep) -> Video:
     return to_video(owned(state, key, video_id))
 
 
