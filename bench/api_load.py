@@ -4,8 +4,9 @@
 
 Starts `vidgen serve` (SQLite queue, one worker) on a free port, fires N creates at once with
 the async SDK, polls every video to completion, and prints one JSON object: submitted,
-completed, p50/p99 of create and retrieve latency (client-side, ms), and the wall time. With no
-trained default model it serves a tiny random model (the API work is the same).
+completed, p50/p99 of create and retrieve latency as the client sees it (ms; the client shares
+the CPU), the server's own p99 per route from /metrics (upper bucket edge), and the wall time.
+With no trained default model it serves a tiny random model (the API work is the same).
 """
 
 import argparse
@@ -84,6 +85,27 @@ async def load(url: str, key: str, n: int, size: str, seconds: str) -> dict:
     }
 
 
+def server_p99_ms(url: str) -> dict:
+    """p99 of server-side latency per route from /metrics (the upper edge of its bucket)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {}
+    for fam in text_string_to_metric_families(httpx.get(url + "/metrics").text):
+        if fam.name != "vidgen_http_request_seconds":
+            continue
+        buckets: dict[tuple, list] = {}
+        for s in fam.samples:
+            if s.name.endswith("_bucket"):
+                k = (s.labels["method"], s.labels["route"])
+                buckets.setdefault(k, []).append((float(s.labels["le"]), s.value))
+        for (method, route), bs in buckets.items():
+            bs.sort()
+            total = bs[-1][1]
+            edge = next(le for le, n in bs if n >= 0.99 * total)
+            out[f"{method} {route}"] = edge * 1000
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
@@ -102,6 +124,9 @@ def main() -> None:
     proc, url, key = start(tmp / "data", model)
     try:
         out = asyncio.run(load(url, key, args.n, size, seconds))
+        server = server_p99_ms(url)
+        out["server_p99_create_ms"] = server.get("POST /v1/videos")
+        out["server_p99_retrieve_ms"] = server.get("GET /v1/videos/{video_id}")
     finally:
         proc.terminate()
         proc.wait(120)

@@ -3,7 +3,6 @@
 import io
 import json
 import struct
-import warnings
 import zlib
 
 import httpx
@@ -13,8 +12,6 @@ import pytest
 from PIL import Image
 
 from vidgen.io.video import read_video
-
-warnings.filterwarnings("ignore", category=DeprecationWarning)  # the SDK marks videos deprecated
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +193,7 @@ def test_extensions_and_edits_name_the_missing_capability(client, server, tmp_pa
 
 def test_events_stream_progress_until_done(server):
     h = server.headers()
-    body = {"prompt": "a yellow star", "size": "32x32", "seconds": 1, "steps": 30}
+    body = {"prompt": "a yellow star", "size": "256x256", "seconds": 1, "steps": 120}  # seconds
     v = httpx.post(server.url + "/v1/videos", headers=h, json=body).json()
     seen = []
     with httpx.stream("GET", f"{server.url}/v1/videos/{v['id']}/events", headers=h,
