@@ -100,34 +100,51 @@ class Policy:
 
     def classify(self, prompt: str) -> tuple[str | None, float]:
         """(category or None, 1 - P(benign)) from the MiniLM classifier."""
+        return self.classify_many([prompt])[0]
+
+    def classify_many(self, prompts: list[str]) -> list[tuple[str | None, float]]:
+        """`classify` for many prompts in one batched MiniLM pass."""
         clf = _classifier(self)
-        p = clf.predict_proba(_embed([prompt]))[0]
         classes = list(clf.classes_)
-        benign = float(p[classes.index("benign")])
-        if benign >= self.benign_below:
-            return None, 1 - benign
-        order = [c for c in classes if c != "benign"]
-        return max(order, key=lambda c: p[classes.index(c)]), 1 - benign
+        out = []
+        for p in clf.predict_proba(_embed(prompts)):
+            benign = float(p[classes.index("benign")])
+            if benign >= self.benign_below:
+                out.append((None, 1 - benign))
+            else:
+                order = [c for c in classes if c != "benign"]
+                out.append((max(order, key=lambda c: p[classes.index(c)]), 1 - benign))
+        return out
 
     def check(self, prompt: str) -> Decision:
         """Allow or refuse one prompt, naming the category; logged."""
-        if not isinstance(prompt, str):
-            raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
-        hit = self.keyword(prompt)
-        if hit:
-            decision = Decision(False, hit[0], hit[1], 1.0)
-        else:
-            cat, score = self.classify(prompt)
-            decision = Decision(cat is None, cat, "classifier" if cat else "ok", score)
-        log.info(
-            "policy %s category=%s reason=%s score=%.3f prompt=%r",
-            "allowed" if decision.allowed else "refused",
-            decision.category,
-            decision.reason,
-            decision.score,
-            prompt[:120],
-        )
-        return decision
+        return self.check_many([prompt])[0]
+
+    def check_many(self, prompts: list[str]) -> list[Decision]:
+        """`check` for many prompts: the keyword step per prompt, the classifier batched."""
+        for prompt in prompts:
+            if not isinstance(prompt, str):
+                raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
+        decisions: list[Decision | None] = []
+        for prompt in prompts:
+            hit = self.keyword(prompt)
+            decisions.append(Decision(False, hit[0], hit[1], 1.0) if hit else None)
+        rest = [i for i, d in enumerate(decisions) if d is None]
+        if rest:
+            for i, (cat, score) in zip(
+                rest, self.classify_many([prompts[i] for i in rest]), strict=True
+            ):
+                decisions[i] = Decision(cat is None, cat, "classifier" if cat else "ok", score)
+        for prompt, d in zip(prompts, decisions, strict=True):
+            log.info(
+                "policy %s category=%s reason=%s score=%.3f prompt=%r",
+                "allowed" if d.allowed else "refused",
+                d.category,
+                d.reason,
+                d.score,
+                prompt[:120],
+            )
+        return decisions
 
 
 def _embed(texts: list[str]) -> np.ndarray:
@@ -170,3 +187,8 @@ def default_policy() -> Policy:
 def check(prompt: str) -> Decision:
     """Check a prompt against the shipped policy (vidgen/policy/policy.yaml)."""
     return default_policy().check(prompt)
+
+
+def check_many(prompts: list[str]) -> list[Decision]:
+    """`check` for many prompts at once (one batched MiniLM pass: about 2x cheaper each)."""
+    return default_policy().check_many(prompts)

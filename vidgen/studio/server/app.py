@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Histogram
@@ -28,6 +28,30 @@ LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
+
+
+class Timing:
+    """Request latency per route into /metrics; plain ASGI (Starlette's BaseHTTPMiddleware
+    re-streams every request body and cost more than the route itself)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0, status = time.perf_counter(), [500]
+
+        async def send_status(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            LATENCY.labels(scope["method"], route, status[0]).observe(time.perf_counter() - t0)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,15 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for r in (videos.router, models.router, keys.router, ops.router):
         app.include_router(r)
 
-    @app.middleware("http")
-    async def timing(request: Request, call_next):
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        LATENCY.labels(request.method, route, response.status_code).observe(
-            time.perf_counter() - t0
-        )
-        return response
+    app.add_middleware(Timing)
 
     @app.get("/", include_in_schema=False)
     def studio():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from vidgen.pipelines.spec import ModelSpec
 from vidgen.studio.keys import Key, KeyStore
 from vidgen.studio.server.errors import ApiError
+from vidgen.studio.server.gate import PolicyGate
 from vidgen.studio.server.settings import Settings
 
 
@@ -21,6 +22,7 @@ class State:
     settings: Settings
     queue: object  # SQLiteQueue | RedisQueue
     keys: KeyStore
+    gate: PolicyGate = field(default_factory=PolicyGate)
     _spec: ModelSpec | None = None
 
     @property

@@ -6,6 +6,7 @@ import asyncio
 import io
 import re
 import shutil
+from pathlib import Path
 from typing import Annotated, Literal
 
 from anyio import to_thread
@@ -144,18 +145,27 @@ def build_params(state, body: CreateVideo) -> dict:
             "request": request}  # fmt: skip
 
 
-def allowed(prompt: str) -> None:
+async def allowed(state, prompt: str) -> None:
     """The content policy, on every prompt before anything is queued or charged."""
-    from vidgen.policy import check
-
-    decision = check(prompt)
+    decision = await state.gate.check(prompt)
     if not decision.allowed:
         raise ApiError(400, decision.message, "prompt", "content_policy_violation",
                        category=decision.category)  # fmt: skip
 
 
-def submit(state, key, params: dict, priority: int | None, image: Image.Image | None) -> Video:
-    allowed(params["prompt"])
+def _save_input(data: Path, job_id: str, image: Image.Image) -> str:
+    rel = f"inputs/{job_id}.png"
+    (data / "inputs").mkdir(parents=True, exist_ok=True)
+    tmp = data / f"inputs/.{job_id}.tmp"
+    image.save(tmp, format="PNG")
+    tmp.replace(data / rel)
+    return rel
+
+
+async def submit(state, key, params: dict, priority: int | None, image: Image.Image | None):
+    """Policy, quota, then the queue. The SQLite writes run on the event loop: one process
+    writing in turn beats many threads waiting on the database lock."""
+    await allowed(state, params["prompt"])
     seconds = params["request"]["seconds"]
     if state.keys.charge(key, seconds) is None:
         raise ApiError(
@@ -167,12 +177,8 @@ def submit(state, key, params: dict, priority: int | None, image: Image.Image | 
         )
     job = new_job(key.id, params, seconds, 5 if priority is None else priority)
     if image is not None:
-        rel = f"inputs/{job['id']}.png"
-        (state.settings.data / "inputs").mkdir(parents=True, exist_ok=True)
-        tmp = state.settings.data / f"inputs/.{job['id']}.tmp"
-        image.save(tmp, format="PNG")
-        tmp.replace(state.settings.data / rel)
-        params["input_reference"] = rel
+        data = state.settings.data
+        params["input_reference"] = await to_thread.run_sync(_save_input, data, job["id"], image)
     return to_video(state.queue.submit(job))
 
 
@@ -187,7 +193,7 @@ async def create_video(request: Request, state: StateDep, key: KeyDep) -> Video:
     body = parse(CreateVideo, fields)
     image = None if ref is None else check_image(ref, state.settings.max_upload_megapixels)
     params = build_params(state, body)
-    return await to_thread.run_sync(submit, state, key, params, body.priority, image)
+    return await submit(state, key, params, body.priority, image)
 
 
 def _data_url(value: str, max_bytes: int) -> bytes:
@@ -302,7 +308,7 @@ async def remix_video(video_id: str, request: Request, state: StateDep, key: Key
     if p.get("input_reference"):
         image = Image.open(state.settings.data / p["input_reference"]).convert("RGB")
     priority = src["priority"] if body.priority is None else body.priority
-    return await to_thread.run_sync(submit, state, key, params, priority, image)
+    return await submit(state, key, params, priority, image)
 
 
 def _unavailable(state, key, fields: dict, files: dict, what: str) -> None:
