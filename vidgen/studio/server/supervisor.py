@@ -35,7 +35,9 @@ class Supervisor:
                "--grace", str(s.grace_s), "--lease", str(s.lease_s)]  # fmt: skip
         if s.redis:
             cmd += ["--redis", s.redis]
-        self.procs[worker_id] = subprocess.Popen(cmd)
+        env = dict(os.environ)  # N workers share the cores instead of each taking them all
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // s.workers)))
+        self.procs[worker_id] = subprocess.Popen(cmd, env=env)
         log_event(log, "worker.spawned", worker=worker_id, pid=self.procs[worker_id].pid)
 
     def start(self) -> None:
