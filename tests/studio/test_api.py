@@ -249,3 +249,11 @@ def test_a_served_video_carries_provenance(client, server, tmp_path):
     report = verify(path)
     assert report["c2pa"] == "valid" and report["recipe"]["video_id"] == v.id
     assert report["recipe"]["prompt"] == "a green square"
+
+
+def test_the_server_process_never_loads_torch(client, server):
+    v = client.videos.create(prompt="a blue star", size="32x32", seconds="1")
+    assert poll(client, v.id).status == "completed"  # the policy, the queue, the files: all ran
+    maps = open(f"/proc/{server.proc.pid}/maps").read()
+    assert "libtorch" not in maps  # only the workers import torch
+    assert any("libtorch" in open(f"/proc/{p}/maps").read() for p in server.workers_pids())
