@@ -257,3 +257,23 @@ def test_the_server_process_never_loads_torch(client, server):
     maps = open(f"/proc/{server.proc.pid}/maps").read()
     assert "libtorch" not in maps  # only the workers import torch
     assert any("libtorch" in open(f"/proc/{p}/maps").read() for p in server.workers_pids())
+
+
+def test_verify_route_reports_c2pa_recipe_and_watermark(client, server, tmp_path):
+    v = poll(client, client.videos.create(prompt="a pink heart", size="128x128", seconds="1").id)
+    assert v.status == "completed", v.error
+    mp4 = client.videos.download_content(v.id).read()
+    url, h = server.url + "/v1/verify", server.headers()
+    r = httpx.post(url, headers=h, files={"file": ("v.mp4", mp4, "video/mp4")}, timeout=120)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["c2pa"] == "valid" and report["recipe"]["video_id"] == v.id
+    assert report["watermark"]["found"]
+    assert report["watermark"]["payload"] == v.model_extra["recipe"]["watermark"]["payload"]
+    tampered = bytearray(mp4)
+    tampered[len(mp4) // 2] ^= 0xFF  # one byte of the video data
+    r = httpx.post(url, headers=h, files={"file": ("t.mp4", bytes(tampered), "video/mp4")},
+                   timeout=120)  # fmt: skip
+    assert r.status_code == 200 and r.json()["c2pa"] == "tampered"
+    r = httpx.post(url, headers=h, files={"file": ("x.mp4", b"not a video", "video/mp4")})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "file"

@@ -39,7 +39,7 @@ def wait_for(fn, timeout=120, step=0.1):
     raise TimeoutError(fn)
 
 
-def test_studio_generates_and_plays(browser, server):
+def test_studio_generates_and_plays(browser, server, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -68,8 +68,20 @@ def test_studio_generates_and_plays(browser, server):
     assert d.execute_script("return document.getElementById('player').videoWidth") == 128
     cards = d.find_elements(By.CSS_SELECTOR, "#gallery .card.completed")
     assert cards, "the finished video is in the history"
+    # the verify panel checks a file: here the video just made
+    import httpx
+
+    vid = cards[0].get_attribute("data-id")
+    r = httpx.get(f"{server.url}/v1/videos/{vid}/content", headers=server.headers())
+    path = tmp_path / "made.mp4"
+    path.write_bytes(r.content)
+    d.find_element(By.ID, "verify-file").send_keys(str(path))
+    d.find_element(By.ID, "verify-go").click()
+    report = wait_for(lambda: d.find_element(By.ID, "verify-out").text)
+    assert "C2PA: valid" in report and "watermark: found" in report, report
     SHOTS.mkdir(parents=True, exist_ok=True)
-    d.save_screenshot(str(SHOTS / "studio.png"))
+    d.set_window_size(1280, d.execute_script("return document.body.scrollHeight") + 140)
+    d.save_screenshot(str(SHOTS / "studio.png"))  # the whole page
     # an error reaches the user as a message naming the field
     d.find_element(By.ID, "extend").click()
     banner = wait_for(lambda: d.find_element(By.ID, "banner").text)

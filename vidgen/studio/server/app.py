@@ -17,7 +17,7 @@ from vidgen.studio.keys import KeyStore
 from vidgen.studio.queue import open_queue
 from vidgen.studio.server import errors
 from vidgen.studio.server.deps import State
-from vidgen.studio.server.routes import keys, models, ops, videos
+from vidgen.studio.server.routes import keys, models, ops, verify, videos
 from vidgen.studio.server.settings import Settings
 from vidgen.studio.server.supervisor import Supervisor
 
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.vidgen = state
     errors.install(app)
-    for r in (videos.router, models.router, keys.router, ops.router):
+    for r in (videos.router, models.router, keys.router, verify.router, ops.router):
         app.include_router(r)
 
     app.add_middleware(Timing)

@@ -253,4 +253,24 @@ $("delete").addEventListener("click", async () => {
   }
 });
 
+$("verify-go").addEventListener("click", async () => {
+  const file = $("verify-file").files[0];
+  if (!file) return show("Choose a video to verify (field: file)");
+  const form = new FormData();
+  form.append("file", file);
+  $("verify-go").disabled = true;
+  try {
+    const r = await json("/v1/verify", { method: "POST", body: form });
+    const wm = r.watermark;
+    $("verify-out").textContent =
+      `C2PA: ${r.c2pa}\nwatermark: ${wm.found ? `found, payload ${wm.payload}` : "not found"} ` +
+      `(confidence ${wm.confidence})\nrecipe: ${JSON.stringify(r.recipe, null, 1)}`;
+    $("verify-out").hidden = false;
+  } catch (e) {
+    show(e.message);
+  } finally {
+    $("verify-go").disabled = false;
+  }
+});
+
 setup();
