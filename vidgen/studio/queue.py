@@ -390,18 +390,16 @@ class RedisQueue:
         return self._load(self.r.get(f"vidgen:job:{job_id}"))
 
     def list(self, owner: str, after: str | None, limit: int, order: str) -> tuple[list, bool]:
-        key = f"vidgen:owner:{owner}"
-        ids = self.r.zrange(key, 0, -1, desc=order != "asc")  # ordered by creation time
+        key, desc = f"vidgen:owner:{owner}", order != "asc"
         start = 0
-        if after:
-            if after not in ids:
+        if after:  # the cursor's rank: O(log n), not a scan of the owner's videos
+            rank = self.r.zrevrank(key, after) if desc else self.r.zrank(key, after)
+            if rank is None:
                 raise KeyError(after)
-            start = ids.index(after) + 1
-        page = ids[start : start + limit + 1]
-        jobs = (
-            [self._load(r) for r in self.r.mget([f"vidgen:job:{i}" for i in page])] if page else []
-        )
-        jobs = [j for j in jobs if j]
+            start = rank + 1
+        page = self.r.zrange(key, start, start + limit, desc=desc)  # ordered by creation time
+        raws = self.r.mget([f"vidgen:job:{i}" for i in page]) if page else []
+        jobs = [j for j in map(self._load, raws) if j]
         return jobs[:limit], len(jobs) > limit
 
     def _run(self, mode: str, job_id: str, worker: str = "", *args) -> dict | None:
