@@ -26,8 +26,7 @@ import numpy as np
 import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.helpers import make_tiny_model  # noqa: E402
-from tests.studio.conftest import free_port  # noqa: E402
+from tests.helpers import free_port, make_tiny_model  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 

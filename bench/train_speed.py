@@ -11,7 +11,6 @@ one micro-batch each) and a 1-process run with 2 micro-batches of accumulation (
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,10 +19,12 @@ from pathlib import Path
 
 import torch
 
-from vidgen.config import VAE_PRESETS
-from vidgen.diffusion import flow
-from vidgen.models.transformer import DIT_PRESETS, DiT
-from vidgen.models.vae import VideoVAE
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.helpers import free_port  # noqa: E402
+from vidgen.config import VAE_PRESETS  # noqa: E402
+from vidgen.diffusion import flow  # noqa: E402
+from vidgen.models.transformer import DIT_PRESETS, DiT  # noqa: E402
+from vidgen.models.vae import VideoVAE  # noqa: E402
 
 
 def dit_rate(steps: int, batch: int = 16) -> float:
@@ -62,13 +63,6 @@ def vae_rate(steps: int, batch: int = 4) -> float:
         opt.zero_grad()
         times.append(time.perf_counter() - t0)
     return batch / (sum(times[1:]) / steps)
-
-
-def free_port() -> int:
-    """A port nothing listens on now (a fixed one can still be held from a previous run)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ddp_vs_accumulation(steps: int) -> float:

@@ -1,5 +1,6 @@
 """Run the `vidgen` command line as a user would: a fresh Python process."""
 
+import socket
 import subprocess
 import sys
 
@@ -30,3 +31,10 @@ def make_tiny_model(path, frames: int = 9, fps: float = 8.0):
             p.add_(torch.randn_like(p) * 0.02)
     save_model(path, vae, dit, {"fps": fps, "frames": frames})
     return path
+
+
+def free_port() -> int:
+    """A port nothing listens on now (a fixed one can still be held from a previous run)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -12,13 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.helpers import make_tiny_model
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers import free_port, make_tiny_model
 
 
 class Server:

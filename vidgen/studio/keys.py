@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from vidgen.studio.db import LocalSQLite, transaction
 
 DEFAULT_QUOTA_S = 600.0  # seconds of video per key per day
 
@@ -48,20 +48,7 @@ def _day(now: float | None = None) -> str:
 
 class KeyStore:
     def __init__(self, data: str | Path):
-        self.path = Path(data) / "keys.db"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._db().executescript(_SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.row_factory = sqlite3.Row
-            self._local.db = db
-        return db
+        self._db = LocalSQLite(Path(data) / "keys.db", _SCHEMA)
 
     @staticmethod
     def _key(row) -> Key | None:
@@ -114,26 +101,20 @@ class KeyStore:
 
     def charge(self, key: Key, seconds: float) -> float | None:
         """Add seconds to today's usage if the quota allows; None if it does not, else the total."""
-        db, day = self._db(), _day()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        day = _day()
+        with transaction(self._db()) as db:
             row = db.execute(
                 "SELECT seconds FROM usage WHERE key_id = ? AND day = ?", (key.id, day)
             ).fetchone()
             used = row[0] if row else 0.0
             if used + seconds > key.quota_s + 1e-9:
-                db.execute("ROLLBACK")
                 return None
             db.execute(
                 "INSERT INTO usage VALUES (?, ?, ?) ON CONFLICT(key_id, day) "
                 "DO UPDATE SET seconds = seconds + excluded.seconds",
                 (key.id, day, seconds),
             )
-            db.execute("COMMIT")
-            return used + seconds
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        return used + seconds
 
     def used(self, key: Key) -> float:
         row = (

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
-import threading
 import time
 from pathlib import Path
+
+from vidgen.studio.db import LocalSQLite, transaction
 
 STATES = ("queued", "in_progress", "completed", "failed")
 MAX_ATTEMPTS = 25  # a job that kills its worker this many times fails instead of looping
@@ -67,24 +67,10 @@ _JSON = ("params", "error", "result")
 
 class SQLiteQueue:
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        with self._db() as db:
-            db.executescript(_SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.row_factory = sqlite3.Row
-            self._local.db = db
-        return db
+        self._db = LocalSQLite(path, _SCHEMA)
 
     def _tx(self):
-        return _Tx(self._db())
+        return transaction(self._db())
 
     @staticmethod
     def _row(row) -> dict | None:
@@ -247,20 +233,6 @@ class SQLiteQueue:
         """Totals finished jobs add up: stage seconds and seconds of video made."""
         rows = self._db().execute("SELECT name, count, total FROM stats").fetchall()
         return {r[0]: (r[1], r[2]) for r in rows}
-
-
-class _Tx:
-    """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK on error) on a connection in autocommit mode."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type, *_):
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 def _stat_items(result: dict) -> list[tuple[str, float]]:

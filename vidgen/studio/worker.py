@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import socket
 import threading
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vidgen.studio.logs import log_event, setup_logging
+from vidgen.studio.logs import log_event
 from vidgen.studio.queue import open_queue
 
 log = logging.getLogger("vidgen.worker")
@@ -221,11 +220,3 @@ class Worker:
             "stages": {k: round(v, 4) for k, v in stages.items()},
             "recipe": recipe,
         }
-
-
-def main(data: str, model: str, redis_url: str | None, precision: str = "bfloat16") -> None:
-    setup_logging()
-    worker = Worker(data, model, redis_url, precision=precision)
-    signal.signal(signal.SIGTERM, worker.stop)
-    signal.signal(signal.SIGINT, worker.stop)
-    worker.run()

@@ -41,8 +41,22 @@ VARIANTS = {
 _PARAM = {"width": "size", "height": "size", "negative": "negative_prompt"}
 
 
+def controls(params: dict) -> dict:
+    """A job's engine request as the API's own fields (what a remix starts from)."""
+    r = params["request"]
+    return {
+        "size": f"{r['width']}x{r['height']}",
+        "seed": r["seed"],
+        "fps": r["fps"],
+        "steps": r["steps"],
+        "guidance": r["guidance"],
+        "negative_prompt": r["negative"],
+        "camera": params.get("camera"),
+    }
+
+
 def to_video(job: dict) -> Video:
-    p, r = job["params"], job["params"]["request"]
+    p = job["params"]
     return Video(
         id=job["id"],
         created_at=int(job["created_at"]),
@@ -52,19 +66,13 @@ def to_video(job: dict) -> Video:
         progress=job["progress"],
         prompt=p["prompt"],
         remixed_from_video_id=p.get("remixed_from"),
-        seconds=f"{r['seconds']:g}",
-        size=f"{r['width']}x{r['height']}",
+        seconds=f"{p['request']['seconds']:g}",
         error=job["error"],
-        seed=r["seed"],
-        fps=r["fps"],
-        steps=r["steps"],
-        guidance=r["guidance"],
-        negative_prompt=r["negative"],
-        camera=p.get("camera"),
         priority=job["priority"],
         attempts=job["attempts"],
         recipe=(job["result"] or {}).get("recipe"),
         stages=(job["result"] or {}).get("stages"),
+        **controls(p),
     )
 
 
@@ -290,19 +298,14 @@ async def remix_video(video_id: str, request: Request, state: StateDep, key: Key
     if src["status"] != "completed":
         raise ApiError(400, f"video {video_id} is {src['status']}; only a completed video can be "
                        "remixed", "video_id", "video_not_ready")  # fmt: skip
-    r, p = src["params"]["request"], src["params"]
+    p = src["params"]
+    fields = controls(p)
+    if body.seed is not None:
+        fields["seed"] = body.seed
     create = CreateVideo(
-        prompt=body.prompt,
-        seconds=r["seconds"],
-        size=f"{r['width']}x{r['height']}",
-        seed=r["seed"] if body.seed is None else body.seed,
-        fps=r["fps"],
-        steps=r["steps"],
-        guidance=r["guidance"],
-        negative_prompt=r["negative"],
-        sampler=r["sampler"],
-        camera=p.get("camera"),
-    )
+        prompt=body.prompt, seconds=p["request"]["seconds"], sampler=p["request"]["sampler"],
+        **fields,
+    )  # fmt: skip
     params = {**build_params(state, create), "remixed_from": video_id}
     image = None
     if p.get("input_reference"):
