@@ -21,7 +21,7 @@ from vidgen.models.text_encoder import TextEncoder
 from vidgen.models.transformer import DiT, DiTConfig
 from vidgen.models.vae import VideoVAE, load_vae, vae_meta
 from vidgen.pipelines.conditioning import pin_latents
-from vidgen.pipelines.spec import MODELS_DIR, ModelSpec, Request, model_dir
+from vidgen.pipelines.spec import MODELS_DIR, ModelSpec, Request, weight_paths
 from vidgen.training import checkpoint
 
 __all__ = ["MODELS_DIR", "Engine", "Request", "Result", "save_model"]
@@ -69,8 +69,6 @@ class Engine:
         self.forward = torch.compile(self.dit) if compile else self.dit
         self.meta, self.name, self.weights_hash, self.dtype = meta, name, weights_hash, dtype
         self.text = TextEncoder()
-        self.native_fps = float(meta.get("fps", 8.0))
-        self.window = int(meta.get("frames", 17))  # longest clip one pass makes
         self.latent_scale = float(meta.get("latent_scale", 1.0))
         self.latent_mean = float(meta.get("latent_mean", 0.0))
         self.spec = ModelSpec.from_meta(name, vae_meta(vae.cfg)["vae_config"], meta)
@@ -82,12 +80,7 @@ class Engine:
         cls, model: str = "default", dtype: torch.dtype = torch.float32, compile: bool = False
     ) -> Engine:
         """A model by name (models/NAME/) or by path to a directory with vae and dit weights."""
-        path = model_dir(model)
-        vae_path, dit_path = path / "vae.safetensors", path / "dit.safetensors"
-        if not (vae_path.is_file() and dit_path.is_file()):
-            raise FileNotFoundError(
-                f"model {model!r}: no vae.safetensors and dit.safetensors in {path}"
-            )
+        vae_path, dit_path = weight_paths(model)
         vae = load_vae(vae_path)
         dit_t, dit_meta = checkpoint.load(dit_path)
         dit = DiT(DiTConfig(**dit_meta["dit_config"]))
@@ -96,10 +89,6 @@ class Engine:
         return cls(vae, dit, dit_meta, name=model, weights_hash=h, dtype=dtype, compile=compile)
 
     # --- validation ---------------------------------------------------------------------------
-
-    @property
-    def size_multiple(self) -> int:
-        return self.spec.size_multiple
 
     def frames_for(self, seconds: float) -> int:
         return self.spec.frames_for(seconds)
@@ -152,7 +141,7 @@ class Engine:
         gen = torch.Generator().manual_seed(req.seed)
         # 1. text
         s, m, p = self.text.encode([req.prompt, req.negative])
-        fps = torch.tensor([self.native_fps])
+        fps = torch.tensor([self.spec.native_fps])
         cond = {"text": s[:1], "text_mask": m[:1], "pooled": p[:1], "fps": fps}
         uncond = {"text": s[1:], "text_mask": m[1:], "pooled": p[1:], "fps": fps}
         stages["text"] = time.perf_counter() - t0
@@ -188,7 +177,7 @@ class Engine:
         t3 = time.perf_counter()
         from vidgen.post.interpolate import retime
 
-        out = retime(video, self.native_fps, req.fps, req.seconds)
+        out = retime(video, self.spec.native_fps, req.fps, req.seconds)
         stages["interpolate"] = time.perf_counter() - t3
         return Result(out, req.fps, self.recipe(req), stages)
 
@@ -210,7 +199,7 @@ class Engine:
             **params,
             "model": self.name,
             "weights": self.weights_hash,
-            "native_fps": self.native_fps,
+            "native_fps": self.spec.native_fps,
             "vidgen": __version__,
             "conditioning": [
                 {"frame": c.frame, "strength": c.strength, "frames": int(c.media.shape[0])}

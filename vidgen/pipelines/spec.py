@@ -43,10 +43,16 @@ def read_header_meta(path: str | Path) -> dict:
     return json.loads(header.get("__metadata__", {}).get("vidgen", "{}"))
 
 
-def model_dir(model: str) -> Path:
-    """A model by name (models/NAME/) or by path to a directory with vae and dit weights."""
+def weight_paths(model: str) -> tuple[Path, Path]:
+    """(vae, dit) weight files of a model by name (models/NAME/) or by directory path."""
     path = Path(model)
-    return path if path.is_dir() else MODELS_DIR / model
+    path = path if path.is_dir() else MODELS_DIR / model
+    vae_path, dit_path = path / "vae.safetensors", path / "dit.safetensors"
+    if not (vae_path.is_file() and dit_path.is_file()):
+        raise FileNotFoundError(
+            f"model {model!r}: no vae.safetensors and dit.safetensors in {path}"
+        )
+    return vae_path, dit_path
 
 
 @dataclass(frozen=True)
@@ -59,12 +65,7 @@ class ModelSpec:
 
     @classmethod
     def read(cls, model: str) -> ModelSpec:
-        path = model_dir(model)
-        vae_path, dit_path = path / "vae.safetensors", path / "dit.safetensors"
-        if not (vae_path.is_file() and dit_path.is_file()):
-            raise FileNotFoundError(
-                f"model {model!r}: no vae.safetensors and dit.safetensors in {path}"
-            )
+        vae_path, dit_path = weight_paths(model)
         vae, dit = read_header_meta(vae_path), read_header_meta(dit_path)
         return cls.from_meta(model, vae["vae_config"], dit)
 
