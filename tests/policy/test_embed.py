@@ -48,3 +48,16 @@ def test_policy_check_does_not_import_torch():
 def test_refuses_a_bare_string():
     with pytest.raises(ValueError, match="list of strings"):
         embed("a red ball")
+
+
+def test_policy_vector_cache_gives_the_same_vectors_and_stays_bounded(monkeypatch):
+    from vidgen.policy import policy
+
+    monkeypatch.setattr(policy, "CACHED", 3)
+    monkeypatch.setattr(policy, "_VECTORS", type(policy._VECTORS)())
+    first = policy._embed(PROMPTS[:3] + PROMPTS[:1])  # a repeat inside one batch
+    again = policy._embed(PROMPTS[:3])  # every one cached
+    np.testing.assert_allclose(first[:3], embed(PROMPTS[:3]), atol=1e-5)
+    np.testing.assert_array_equal(again, first[:3])
+    policy._embed(PROMPTS[3:])
+    assert list(policy._VECTORS) == [PROMPTS[2], *PROMPTS[3:]]  # the oldest went first

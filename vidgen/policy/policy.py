@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -147,11 +149,27 @@ class Policy:
         return decisions
 
 
+_VECTORS: OrderedDict[str, np.ndarray] = OrderedDict()  # recent prompts' vectors, newest last
+_VECTORS_LOCK = threading.Lock()
+CACHED = 4096  # prompts whose vectors are kept (a remix or a re-run with a new seed is free)
+
+
 def _embed(texts: list[str]) -> np.ndarray:
     """Unit-length MiniLM sentence vectors (N, 384), from the NumPy forward pass (no torch)."""
     from vidgen.policy.embed import embed
 
-    return embed(texts)
+    with _VECTORS_LOCK:
+        known = {t: _VECTORS[t] for t in texts if t in _VECTORS}
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    if missing:
+        known.update(zip(missing, embed(missing), strict=True))
+    with _VECTORS_LOCK:
+        for t in texts:
+            _VECTORS[t] = known[t]
+            _VECTORS.move_to_end(t)
+        while len(_VECTORS) > CACHED:
+            _VECTORS.popitem(last=False)
+    return np.stack([known[t] for t in texts])
 
 
 def training_rows(path: Path = PROMPTS_FILE, split: str = "dev") -> list[dict]:

@@ -26,7 +26,7 @@ LATENCY = Histogram(
     "vidgen_http_request_seconds",
     "HTTP request latency",
     ["method", "route", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.35, 0.5, 0.75, 1, 1.5, 2.5, 10),
 )
 
 
