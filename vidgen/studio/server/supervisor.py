@@ -14,6 +14,10 @@ import time
 from vidgen.studio.logs import log_event
 
 log = logging.getLogger("vidgen.supervisor")
+# Workers run below the API's CPU priority: a render is batch work, a request is someone
+# waiting. (Set right after the spawn, while the child is still one thread: later threads
+# inherit it.)
+WORKER_NICE = 10
 
 
 class Supervisor:
@@ -37,7 +41,8 @@ class Supervisor:
             cmd += ["--redis", s.redis]
         env = dict(os.environ)  # N workers share the cores instead of each taking them all
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // s.workers)))
-        self.procs[worker_id] = subprocess.Popen(cmd, env=env)
+        proc = self.procs[worker_id] = subprocess.Popen(cmd, env=env)
+        os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
         log_event(log, "worker.spawned", worker=worker_id, pid=self.procs[worker_id].pid)
 
     def start(self) -> None:
