@@ -19,15 +19,36 @@ class VAEConfig:
     enc_blocks: int = 1
     dec_blocks: int = 2
     kl_weight: float = 1e-6
+    # the decoder's levels, coarsest first; empty: the encoder's in reverse. More levels than
+    # the encoder's end at a finer resolution (a smaller depth-to-space patch at the output).
+    dec_widths: tuple[int, ...] = ()
 
     @property
     def space_factor(self) -> int:
         return self.patch * 2 ** (len(self.widths) - 1)
 
+    @property
+    def decoder_widths(self) -> tuple[int, ...]:
+        return self.dec_widths or self.widths[::-1]
+
+    @property
+    def decoder_patch(self) -> int:
+        """Depth-to-space factor at the decoder's output."""
+        patch, rem = divmod(self.space_factor, 2 ** (len(self.decoder_widths) - 1))
+        if rem or patch < 1:
+            raise ValueError(
+                f"dec_widths: {len(self.decoder_widths)} levels cannot undo a space factor of "
+                f"{self.space_factor} (at most {self.space_factor.bit_length()} levels)"
+            )
+        return patch
+
 
 VAE_PRESETS: dict[str, VAEConfig] = {
     "tiny": VAEConfig(latent_channels=8, widths=(16, 24), enc_blocks=1, dec_blocks=1),
     "default": VAEConfig(),
+    # the default's encoder (so its latents) with a decoder that ends at full time and half
+    # space resolution instead of a quarter: `--set init=<default vae> --set freeze_encoder=true`
+    "default_wide_dec": VAEConfig(dec_widths=(192, 128, 64), dec_blocks=2),
 }
 
 

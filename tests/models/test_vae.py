@@ -1,5 +1,7 @@
 """The causal video autoencoder: causality, image-as-frame-0, shapes, exact chunked decoding."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -55,3 +57,43 @@ def test_chunked_decode_equals_full(vae):
 def test_bad_shapes_are_refused(vae, shape):
     with pytest.raises(ValueError, match="1 \\+ 4k"):
         vae.encode(torch.randn(*shape))
+
+
+def test_a_finer_decoder_keeps_shapes_causality_and_exact_chunks():
+    torch.manual_seed(0)
+    m = VideoVAE(dataclasses.replace(VAE_PRESETS["tiny"], dec_widths=(24, 16, 8))).eval()
+    assert m.cfg.decoder_patch == 2  # tiny's space factor 8 = 2 x two upsamplings
+    with torch.no_grad():
+        for p in m.decoder.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+        z = torch.randn(1, 8, 6, 2, 2)
+        out = m.decode(z)
+        assert out.shape == (1, 3, 21, 16, 16)
+        torch.testing.assert_close(m.decode(z, chunk=2), out, atol=1e-5, rtol=1e-5)
+        z2 = z.clone()
+        z2[:, :, 3:] = torch.randn_like(z2[:, :, 3:])
+        torch.testing.assert_close(m.decode(z2)[:, :, :9], out[:, :, :9])  # latents 0-2
+
+
+def test_decoder_levels_must_undo_the_space_factor():
+    cfg = dataclasses.replace(VAE_PRESETS["tiny"], dec_widths=(32, 24, 16, 8, 4))
+    with pytest.raises(ValueError, match="dec_widths"):
+        VideoVAE(cfg)
+
+
+def test_a_new_decoder_trains_on_a_given_encoder(tmp_path, monkeypatch):
+    from vidgen import config
+    from vidgen.models.vae import vae_meta
+    from vidgen.training import checkpoint, tasks
+
+    torch.manual_seed(1)
+    base = VideoVAE(VAE_PRESETS["tiny"])
+    checkpoint.save(tmp_path / "vae.safetensors", base.state_dict(), vae_meta(base.cfg))
+    finer = dataclasses.replace(VAE_PRESETS["tiny"], dec_widths=(24, 16, 8))
+    monkeypatch.setitem(config.VAE_PRESETS, "finer", finer)
+    init = str(tmp_path / "vae.safetensors")
+    task = tasks.vae_task(config.TrainVAEConfig(vae="finer", init=init, freeze_encoder=True))
+    for k, v in base.encoder.state_dict().items():
+        torch.testing.assert_close(task.model.encoder.state_dict()[k], v)
+    with pytest.raises(ValueError, match="freeze_encoder=true"):
+        tasks.vae_task(config.TrainVAEConfig(vae="finer", init=init))

@@ -94,7 +94,7 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, cfg: VAEConfig):
         super().__init__()
-        r, p, w = cfg.time_factor, cfg.patch, cfg.widths[::-1]
+        r, p, w = cfg.time_factor, cfg.decoder_patch, cfg.decoder_widths
         self.cfg = cfg
         self.conv_in = spatial_conv(cfg.latent_channels, w[0])
         layers: list[nn.Module] = []
@@ -110,7 +110,7 @@ class Decoder(nn.Module):
         self.conv_out = spatial_conv(w[-1], 3 * r * p * p)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        r, p = self.cfg.time_factor, self.cfg.patch
+        r, p = self.cfg.time_factor, self.cfg.decoder_patch
         x = self.conv_out(F.silu(self.norm_out(self.body(self.conv_in(z)))))
         x = rearrange(x, "b (c r p q) t h w -> b c (t r) (h p) (w q)", r=r, p=p, q=p)
         return x[:, :, r - 1 :]  # latent frame 0 decodes to frame 0 alone
@@ -175,7 +175,8 @@ class VideoVAE(nn.Module):
 
 def vae_meta(cfg: VAEConfig) -> dict:
     """What a VAE weights file says about itself, so it loads without knowing its preset."""
-    return {"kind": "vae", "vae_config": {**dataclasses.asdict(cfg), "widths": list(cfg.widths)}}
+    widths = {"widths": list(cfg.widths), "dec_widths": list(cfg.dec_widths)}
+    return {"kind": "vae", "vae_config": {**dataclasses.asdict(cfg), **widths}}
 
 
 def load_vae(path: str | Path) -> VideoVAE:
@@ -184,6 +185,7 @@ def load_vae(path: str | Path) -> VideoVAE:
     if meta.get("kind") != "vae":
         raise ValueError(f"{path} holds {meta.get('kind')!r} weights, not a VAE")
     vcfg = meta["vae_config"]
-    vae = VideoVAE(VAEConfig(**{**vcfg, "widths": tuple(vcfg["widths"])}))
+    widths = {k: tuple(vcfg.get(k, ())) for k in ("widths", "dec_widths")}
+    vae = VideoVAE(VAEConfig(**{**vcfg, **widths}))
     vae.load_state_dict({k: v.float() for k, v in tensors.items()})
     return vae.eval().requires_grad_(False)

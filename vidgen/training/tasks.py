@@ -24,7 +24,16 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = VideoVAE(VAE_PRESETS[cfg.vae])
     if cfg.init:
-        model.load_state_dict(load_vae(cfg.init).state_dict())
+        init = load_vae(cfg.init)
+        if init.cfg.decoder_widths == model.cfg.decoder_widths:
+            model.load_state_dict(init.state_dict())
+        elif cfg.freeze_encoder:  # a new decoder on the given encoder: only the encoder loads
+            model.encoder.load_state_dict(init.encoder.state_dict())
+        else:
+            raise ValueError(
+                f"init: {cfg.init} has a different decoder than preset {cfg.vae!r}; "
+                "set freeze_encoder=true to train a new decoder on its encoder"
+            )
     if cfg.freeze_encoder:
         model.encoder.requires_grad_(False)
 
