@@ -3,6 +3,8 @@
 import json
 import sys
 
+import pytest
+
 from tests.helpers import vidgen
 from vidgen.training import checkpoint
 
@@ -127,3 +129,16 @@ def test_dit_trains_on_a_folder_of_captioned_clips(tmp_path):
         check=False,
     )
     assert r.returncode == 2 and "c0.mp4: no caption file c0.txt" in r.stderr
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_closely(tmp_path):
+    _train(tmp_path / "eager", 3)
+    vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / "compiled",
+           "--steps", 3, "--set", "compile=true")  # fmt: skip
+    logs = [
+        [json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()]
+        for run in ("eager", "compiled")
+    ]
+    assert logs[1][-1]["step"] == 3
+    assert abs(logs[0][-1]["loss"] - logs[1][-1]["loss"]) < 1e-3 * max(1.0, logs[0][-1]["loss"])

@@ -32,7 +32,8 @@ class Task:
     """What differs between models: building, batches, loss, and what to save with weights."""
 
     name: str
-    cfg: Any  # a frozen Train*Config with at least: lr, steps, warmup, batch, bf16, out, seed
+    cfg: Any  # a frozen Train*Config with at least lr, steps, warmup, batch, bf16, compile, out
+    # and seed
     model: nn.Module
     batch: Callable[[random.Random, int], Any]  # (rng, step) -> batch
     loss: Callable[[nn.Module, Any, torch.Generator], tuple[torch.Tensor, dict]]
@@ -73,6 +74,8 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
     net = model
     if d.world > 1:
         net = nn.parallel.DistributedDataParallel(model)
+    if cfg.compile:
+        net = torch.compile(net)  # shares the parameters: EMA, checkpoints and eval use `model`
     log_path = out / "log.jsonl"
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
