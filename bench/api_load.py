@@ -45,13 +45,23 @@ def start(data: Path, model: str) -> tuple[subprocess.Popen, str, str]:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     key = re.search(r"vg-\S+", proc.stdout.readline()).group(0)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    wait_up(url + "/healthz")
     return proc, url, key
+
+
+def wait_up(url: str, tries: int = 600) -> None:
+    """Until `url` answers 200 (a tenth of a second between tries)."""
+    for _ in range(tries):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+
+
+def percentile_ms(seconds: list[float], q: float) -> float:
+    return round(float(np.percentile(seconds, q)) * 1000, 1)
 
 
 # httpcore assigns requests to connections in time quadratic in their number: against the null
@@ -109,18 +119,10 @@ async def creates_only(url: str, n: int) -> list[float]:
 def null_p99_ms(n: int) -> float:
     port = free_port()
     proc = subprocess.Popen([sys.executable, __file__, "--null-server", str(port)])
+    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        return round(
-            float(np.percentile(asyncio.run(creates_only(f"http://127.0.0.1:{port}", n)), 99))
-            * 1000,
-            1,
-        )
+        wait_up(url + "/")
+        return percentile_ms(asyncio.run(creates_only(url, n)), 99)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -147,15 +149,14 @@ async def load(url: str, key: str, n: int, size: str, seconds: str) -> dict:
         return_exceptions=True,
     )
     wall = time.perf_counter() - t0
-    ms = lambda xs, q: round(float(np.percentile(xs, q)) * 1000, 1)  # noqa: E731
     return {
         "submitted": len(creates),
         "completed": sum(s == "completed" for s in states),
         "errors": [repr(s) for s in states if isinstance(s, Exception)][:3],
-        "p50_create_ms": ms(creates, 50),
-        "p99_create_ms": ms(creates, 99),
-        "p50_retrieve_ms": ms(retrieves, 50),
-        "p99_retrieve_ms": ms(retrieves, 99),
+        "p50_create_ms": percentile_ms(creates, 50),
+        "p99_create_ms": percentile_ms(creates, 99),
+        "p50_retrieve_ms": percentile_ms(retrieves, 50),
+        "p99_retrieve_ms": percentile_ms(retrieves, 99),
         "retrieves": len(retrieves),
         "wall_s": round(wall, 1),
     }

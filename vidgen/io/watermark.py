@@ -220,9 +220,10 @@ _KY, _KX = (
 )
 _CONJ = _SPECTRA[:, _IN_BAND]  # (1 + CODED, in-band bins): every pattern's conjugate spectrum
 COARSE = 32  # grid of the coarse offset scan: TILE / COARSE pixels a step (the band fits it)
+STEP = TILE // COARSE
 
 
-def _coarse(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _coarse(spec: np.ndarray) -> np.ndarray:
     """Every pattern's correlation on a COARSE x COARSE grid of offsets: (2, 1 + CODED, C, C).
 
     The patterns hold no frequency above BAND[1] < COARSE / 2, so the grid values equal the
@@ -253,15 +254,13 @@ def _scan(quad: np.ndarray) -> list[tuple[float, float, int, int]]:
         e = _energy(surfaces.reshape(2, 1 + CODED, -1), noise)
         i = int(np.argmax(e))
         dy, dx = divmod(i, COARSE)
-        step = TILE // COARSE
-        out.append((float((e[i] - e.mean()) / (e.std() + 1e-12)), s, dy * step, dx * step))
+        out.append((float((e[i] - e.mean()) / (e.std() + 1e-12)), s, dy * STEP, dx * STEP))
     return out
 
 
-def _refine(quad: np.ndarray, scale: float, dy: int, dx: int):
-    """Best (energy, scale, dy, dx, soft bits) near a coarse candidate."""
-    step = TILE // COARSE
-    oy, ox = (g.ravel() for g in np.mgrid[-step : step + 1, -step : step + 1])
+def _refine(quad: np.ndarray, scale: float, dy: int, dx: int) -> tuple[float, np.ndarray]:
+    """Near a coarse candidate, the (scale, correlations (2, 1 + CODED)) of most energy."""
+    oy, ox = (g.ravel() for g in np.mgrid[-STEP : STEP + 1, -STEP : STEP + 1])
     best = None
     for f in scale * np.linspace(1 / 1.012, 1.012, 5):
         spec = _spectra(quad, f)
@@ -270,9 +269,8 @@ def _refine(quad: np.ndarray, scale: float, dy: int, dx: int):
         e = _energy(surfaces, noise)
         i = int(np.argmax(e))
         if best is None or e[i] > best[0]:
-            best = (float(e[i]), f, (dy + oy[i]) % TILE, (dx + ox[i]) % TILE,
-                    surfaces[:, :, i] / noise)  # fmt: skip
-    return best
+            best = (e[i], f, surfaces[:, :, i] / noise)
+    return best[1], best[2]
 
 
 def _project(c: np.ndarray) -> np.ndarray:
@@ -299,7 +297,7 @@ def detect(frames: np.ndarray, fps: float) -> Detection:
             coarse.append((z, s, dy, dx))
     best = None
     for _, s, dy, dx in coarse[:CANDIDATES]:
-        _, f, _, _, c = _refine(quad, s, dy, dx)
+        f, c = _refine(quad, s, dy, dx)
         soft = _project(c)[1:]
         bits = viterbi(soft)
         agreement = float(np.mean(soft * (2.0 * encode_bits(bits) - 1.0)))

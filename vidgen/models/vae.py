@@ -95,7 +95,7 @@ class Decoder(nn.Module):
     def __init__(self, cfg: VAEConfig):
         super().__init__()
         r, p, w = cfg.time_factor, cfg.decoder_patch, cfg.decoder_widths
-        self.cfg = cfg
+        self.cfg, self.patch = cfg, p
         self.conv_in = spatial_conv(cfg.latent_channels, w[0])
         layers: list[nn.Module] = []
         for i, width in enumerate(w):
@@ -110,7 +110,7 @@ class Decoder(nn.Module):
         self.conv_out = spatial_conv(w[-1], 3 * r * p * p)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        r, p = self.cfg.time_factor, self.cfg.decoder_patch
+        r, p = self.cfg.time_factor, self.patch
         x = self.conv_out(F.silu(self.norm_out(self.body(self.conv_in(z)))))
         x = rearrange(x, "b (c r p q) t h w -> b c (t r) (h p) (w q)", r=r, p=p, q=p)
         return x[:, :, r - 1 :]  # latent frame 0 decodes to frame 0 alone

@@ -43,7 +43,7 @@ class Supervisor:
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // s.workers)))
         proc = self.procs[worker_id] = subprocess.Popen(cmd, env=env)
         os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
-        log_event(log, "worker.spawned", worker=worker_id, pid=self.procs[worker_id].pid)
+        log_event(log, "worker.spawned", worker=worker_id, pid=proc.pid)
 
     def start(self) -> None:
         for _ in range(self.settings.workers):
