@@ -15,7 +15,7 @@ def vidgen(*args, check: bool = True) -> subprocess.CompletedProcess:
     return r
 
 
-def make_tiny_model(path, frames: int = 9, fps: float = 8.0):
+def make_tiny_model(path, frames: int = 9, fps: float = 8.0, **meta):
     """A tiny random-weight model directory (VAE + DiT), as `vidgen export` writes one."""
     import torch
 
@@ -29,7 +29,7 @@ def make_tiny_model(path, frames: int = 9, fps: float = 8.0):
     with torch.no_grad():
         for p in dit.parameters():
             p.add_(torch.randn_like(p) * 0.02)
-    save_model(path, vae, dit, {"fps": fps, "frames": frames})
+    save_model(path, vae, dit, {"fps": fps, "frames": frames, **meta})
     return path
 
 

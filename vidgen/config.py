@@ -122,6 +122,7 @@ class TrainDiTConfig:
     lr: float = 3e-4
     steps: int = 100_000
     warmup: int = 500
+    shift: float = 1.0  # timestep shift at the 80-token default clip, in training and sampling
     cfg_drop: float = 0.1  # prompts dropped to "" so guidance has an unconditional model
     pin_prob: float = 0.2  # clips trained as image-to-video (latent frame 0 pinned at t = 0)
     structured_prob: float = 0.25  # captions given in the structured form

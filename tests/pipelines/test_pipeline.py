@@ -95,3 +95,19 @@ def test_cli_generate_refuses_long_and_missing(tiny_model, tmp_path):
     r = vidgen(*base, "--model", "nope", check=False)
     assert r.returncode == 2 and "model 'nope'" in r.stderr
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_sampling_uses_the_trained_shift(tmp_path, monkeypatch):
+    """The schedule's shift comes from the weights' metadata (what the model was trained with)."""
+    seen = {}
+
+    def spy(self, x, ts, *args, **kwargs):
+        seen[self.shift] = ts
+        return x
+
+    monkeypatch.setattr(Engine, "denoise", spy)
+    req = Request("a ball", width=32, height=32, seconds=1.0, steps=4)
+    for name, extra in (("plain", {}), ("shifted", {"shift": 3.0})):
+        Engine.load(str(make_tiny_model(tmp_path / name, **extra))).generate(req)
+    assert set(seen) == {1.0, 3.0}  # no shift in the metadata (older weights) means 1
+    assert seen[3.0][1] > seen[1.0][1]  # the larger shift stays longer at high noise

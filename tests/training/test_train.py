@@ -56,9 +56,11 @@ def test_vae_then_dit_then_export_then_generate(tmp_path):
     from vidgen.io.video import read_video
 
     _train(tmp_path / "vae", 2)
-    _train_dit(tmp_path, tmp_path / "dit", "--set", f"cache={tmp_path / 'cache'}")
+    cache = f"cache={tmp_path / 'cache'}"
+    _train_dit(tmp_path, tmp_path / "dit", "--set", cache, "--set", "shift=2.5")
     _, meta = checkpoint.load(tmp_path / "dit" / "dit.safetensors")
     assert meta["kind"] == "dit" and meta["latent_scale"] > 0 and meta["frames"] == 5
+    assert meta["shift"] == 2.5  # sampling uses the shift the model was trained with
     vidgen(
         "export",
         "--vae",

@@ -71,6 +71,7 @@ class Engine:
         self.text = TextEncoder()
         self.latent_scale = float(meta.get("latent_scale", 1.0))
         self.latent_mean = float(meta.get("latent_mean", 0.0))
+        self.shift = float(meta.get("shift", 1.0))  # the timestep shift it was trained with
         self.spec = ModelSpec.from_meta(name, vae_meta(vae.cfg)["vae_config"], meta)
 
     # --- loading ------------------------------------------------------------------------------
@@ -159,7 +160,7 @@ class Engine:
         # 3. denoise
         t1 = time.perf_counter()
         tokens = shape[1] * (shape[2] // self.dit.cfg.patch) * (shape[3] // self.dit.cfg.patch)
-        ts = flow.schedule(req.steps, flow.shift_for(tokens))
+        ts = flow.schedule(req.steps, flow.shift_for(tokens, self.shift))
 
         def step_cb(i, _x, x0):
             if progress is not None:  # the preview is decoded only if the caller asks for it

@@ -114,7 +114,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         z0, s, m, p, pinned = b
         B, C, T, H, W = z0.shape
         tokens = T * (H // dcfg.patch) * (W // dcfg.patch)
-        t = flow.sample_t(B, gen, flow.shift_for(tokens))[:, None].repeat(1, T)
+        t = flow.sample_t(B, gen, flow.shift_for(tokens, cfg.shift))[:, None].repeat(1, T)
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
         eps = torch.randn(z0.shape, generator=gen)
         pred = net(flow.noised(z0, eps, t), t, s, m, p, fps[:B]).float()
@@ -129,6 +129,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
             "dit_config": asdict(dcfg),
             "fps": cfg.fps,
             "frames": cfg.frames,
+            "shift": cfg.shift,
             "latent_mean": mean,
             "latent_scale": std,
             "vae": cfg.vae,
