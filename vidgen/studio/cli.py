@@ -370,6 +370,8 @@ def train_cmd(
                 raise ValueError(f"--set takes key=value, got {item!r}")
             extra[key.strip()] = yaml.safe_load(value)
         cfg = load_yaml(kinds[what], config, steps=steps, out=out, threads=threads, **extra)
+        if not 0 <= cfg.decay <= cfg.steps:
+            raise ValueError(f"decay must be in [0, steps={cfg.steps}], got {cfg.decay}")
     except ValueError as e:
         _fail(str(e))
     import torch

@@ -80,6 +80,8 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError(f"dit must be one of {', '.join(DIT_PRESETS)}, got {cfg.dit!r}")
     if len(cfg.buckets) != len(cfg.bucket_weights):
         raise ValueError("buckets and bucket_weights must have the same length")
+    if not 0.1 <= cfg.shift <= 20:
+        raise ValueError(f"shift must be in [0.1, 20], got {cfg.shift}")
     vae = load_vae(cfg.vae)
     if os.environ.get("RANK", "0") == "0":
         for b, wt in zip(cfg.buckets, cfg.bucket_weights, strict=True):

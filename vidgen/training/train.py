@@ -32,8 +32,8 @@ class Task:
     """What differs between models: building, batches, loss, and what to save with weights."""
 
     name: str
-    cfg: Any  # a frozen Train*Config with at least lr, steps, warmup, batch, bf16, compile, out
-    # and seed
+    cfg: Any  # a frozen Train*Config with at least lr, steps, warmup, decay, batch, bf16,
+    # compile, out and seed
     model: nn.Module
     batch: Callable[[random.Random, int], Any]  # (rng, step) -> batch
     loss: Callable[[nn.Module, Any, torch.Generator], tuple[torch.Tensor, dict]]
@@ -48,6 +48,17 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     with torch.no_grad():
         for e, p in zip(ema.parameters(), model.parameters(), strict=True):
             e.lerp_(p.detach(), 1 - decay)
+
+
+def learning_rate(cfg, step: int) -> float:
+    """Warmup, then constant, then (over the last cfg.decay steps) linear decay to 0.
+
+    A constant rate lets a run go on as long as it is useful; the decay is a short final phase,
+    run when a model is to be shipped (`--set steps=S --set decay=D` on the same run).
+    """
+    warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
+    left = cfg.steps - step
+    return cfg.lr * min(warm, left / cfg.decay if cfg.decay else 1.0)
 
 
 def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
@@ -82,7 +93,7 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
     bar = _progress(cfg.steps, step, d.main)
     t0, seen = time.perf_counter(), 0
     while step < cfg.steps:
-        lr = cfg.lr * min(1.0, (step + 1) / max(cfg.warmup, 1))
+        lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
         stats: dict[str, float] = {}
