@@ -369,7 +369,9 @@ def train_cmd(
             if not sep:
                 raise ValueError(f"--set takes key=value, got {item!r}")
             extra[key.strip()] = yaml.safe_load(value)
-        cfg = load_yaml(kinds[what], config, steps=steps, out=out, threads=threads, **extra)
+        flags = {"steps": steps, "out": out, "threads": threads}
+        flags = {k: v for k, v in flags.items() if v is not None}
+        cfg = load_yaml(kinds[what], config, **{**extra, **flags})  # --steps beats --set steps=
         if not 0 <= cfg.decay <= cfg.steps:
             raise ValueError(f"decay must be in [0, steps={cfg.steps}], got {cfg.decay}")
     except ValueError as e:
