@@ -54,7 +54,8 @@ def learning_rate(cfg, step: int) -> float:
     """Warmup, then constant, then (over the last cfg.decay steps) linear decay to 0.
 
     A constant rate lets a run go on as long as it is useful; the decay is a short final phase,
-    run when a model is to be shipped (`--set steps=S --set decay=D` on the same run).
+    run on a copy of the run directory when a model is to be shipped (`--steps S --set decay=D`),
+    so the main run can go on from its own checkpoint.
     """
     warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
     left = cfg.steps - step
