@@ -133,6 +133,7 @@ class TrainDiTConfig:
     log_every: int = 25
     ckpt_every: int = 250
     eval_every: int = 2000  # generate and score a few suite prompts with WorldBench
+    eval_prompts: int = 48  # how many suite prompts it scores (every k-th of the 240)
     out: str = "runs/dit"
     seed: int = 0
     threads: int = 0

@@ -75,7 +75,11 @@ def test_vae_then_dit_then_export_then_generate(tmp_path):
 
     _train(tmp_path / "vae", 2)
     cache = f"cache={tmp_path / 'cache'}"
-    _train_dit(tmp_path, tmp_path / "dit", "--set", cache, "--set", "shift=2.5")
+    evals = ("--set", "eval_every=4", "--set", "eval_prompts=2")
+    _train_dit(tmp_path, tmp_path / "dit", "--set", cache, "--set", "shift=2.5", *evals)
+    log = (tmp_path / "dit" / "log.jsonl").read_text().splitlines()
+    scores = [json.loads(line)["eval"] for line in log if '"eval"' in line]
+    assert len(scores) == 1 and 0 <= scores[0]["background"] <= 1  # WorldBench during training
     _, meta = checkpoint.load(tmp_path / "dit" / "dit.safetensors")
     assert meta["kind"] == "dit" and meta["latent_scale"] > 0 and meta["frames"] == 5
     assert meta["shift"] == 2.5  # sampling uses the shift the model was trained with
