@@ -82,8 +82,11 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError("buckets and bucket_weights must have the same length")
     if not 0.1 <= cfg.shift <= 20:
         raise ValueError(f"shift must be in [0.1, 20], got {cfg.shift}")
-    if not 1 <= cfg.eval_prompts <= 240:
-        raise ValueError(f"eval_prompts must be in [1, 240], got {cfg.eval_prompts}")
+    from vidgen.world.bench import load_suite
+
+    suite = load_suite()["items"]
+    if not 1 <= cfg.eval_prompts <= len(suite):
+        raise ValueError(f"eval_prompts must be in [1, {len(suite)}], got {cfg.eval_prompts}")
     vae = load_vae(cfg.vae)
     if os.environ.get("RANK", "0") == "0":
         for b, wt in zip(cfg.buckets, cfg.bucket_weights, strict=True):
@@ -142,12 +145,11 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
 
     def evaluate(ema, step: int) -> dict:
         from vidgen.pipelines.pipeline import Engine, Request
-        from vidgen.world.bench import load_suite, report, score_clip
+        from vidgen.world.bench import report, score_clip
 
         eng = Engine(vae, ema, weights_meta(ema), name=f"step{step}")
         width, height = (int(v) for v in cfg.buckets[0].split("x"))  # what it trains on most
         seconds = (cfg.frames - 1) / cfg.fps  # one window
-        suite = load_suite()["items"]
         items = suite[:: max(1, len(suite) // cfg.eval_prompts)][: cfg.eval_prompts]
         clips = []
         for it in items:
