@@ -1,14 +1,16 @@
 """Latent cache: world clips encoded once by the frozen VAE, stored as safetensors shards.
 
 Each shard holds `latents` (n, C, T, h, w) in bf16 and, in its metadata, each clip's scene seed
-and caption variants (natural sentences in several phrasings and the structured form). Text
-embeddings are cached in memory per caption by the text encoder during training.
+and caption variants (natural sentences in several phrasings and the structured form). Beside
+each shard, `encode_captions` writes its captions' text-encoder states once (`.text` files), so
+training reads them instead of running the text encoder at every step.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from itertools import accumulate
 from pathlib import Path
 
 import torch
@@ -26,6 +28,15 @@ SHARD = 500
 
 def _shard_name(bucket: str, k: int) -> str:
     return f"{bucket}_{k:05d}.safetensors"
+
+
+def _shards(root: str | Path, bucket: str) -> list[Path]:
+    return sorted(Path(root).glob(f"{bucket}_{'[0-9]' * 5}.safetensors"))
+
+
+def text_path(shard: Path) -> Path:
+    """Where a shard's caption embeddings are stored: 128x128_00000.text.safetensors."""
+    return shard.with_name(f"{shard.stem}.text.safetensors")
 
 
 @torch.no_grad()
@@ -97,6 +108,37 @@ def _write_shard(vae: VideoVAE, path: Path, videos: list[torch.Tensor], meta: li
     tmp.replace(path)
 
 
+@torch.no_grad()
+def encode_captions(root: str | Path, bucket: str, encoder, log=print) -> None:
+    """Write each shard's caption embeddings beside it, once: `states` (total tokens, D) bf16
+    (what the transformer's text projection reads under autocast), `lengths` (captions,) and
+    `pooled` (captions, D), clip by clip in metadata order. Resumes where it stopped."""
+    paths = _shards(root, bucket)
+    for k, path in enumerate(paths):
+        out = text_path(path)
+        if out.is_file():
+            continue
+        with safe_open(str(path), "pt") as f:
+            caps = [c for clip in json.loads(f.metadata()["clips"]) for c in clip["captions"]]
+        order = sorted(range(len(caps)), key=lambda i: len(caps[i]))  # alike lengths pad less
+        got: list = [None] * len(caps)
+        for j in range(0, len(order), 256):
+            idx = order[j : j + 256]
+            for i, e in zip(idx, encoder.embed([caps[i] for i in idx]), strict=True):
+                got[i] = e
+        tmp = out.with_name(f".{out.name}.tmp")
+        save_file(
+            {
+                "states": torch.cat([s for s, _ in got]).to(torch.bfloat16),
+                "lengths": torch.tensor([len(s) for s, _ in got], dtype=torch.int32),
+                "pooled": torch.stack([p for _, p in got]),
+            },
+            str(tmp),
+        )
+        tmp.replace(out)
+        log(f"captions {bucket}: shard {k + 1}/{len(paths)}")
+
+
 def hash_bucket(bucket: str) -> int:
     w, h = (int(v) for v in bucket.split("x"))
     return (w * 1009 + h) * 1_000_000
@@ -106,27 +148,59 @@ class LatentCache:
     """Random batches from the shards of one bucket (loaded into memory)."""
 
     def __init__(self, root: str | Path, bucket: str):
-        paths = sorted(Path(root).glob(f"{bucket}_*.safetensors"))
+        paths = _shards(root, bucket)
         if not paths:
             raise FileNotFoundError(f"no cached latents for {bucket} in {root}")
         lats, self.clips = [], []
-        for p in paths:
+        self.where: list[tuple[int, int]] = []  # per clip: (shard, its first caption there)
+        for k, p in enumerate(paths):
             with safe_open(str(p), "pt") as f:
                 lats.append(f.get_tensor("latents"))
-                self.clips += json.loads(f.metadata()["clips"])
+                clips = json.loads(f.metadata()["clips"])
+            first = 0
+            for c in clips:
+                self.where.append((k, first))
+                first += len(c["captions"])
+            self.clips += clips
         self.latents = torch.cat(lats)
+        # caption embeddings, per shard (states, offsets, pooled), when every shard has them
+        self.text: list[tuple[torch.Tensor, list[int], torch.Tensor]] | None = None
+        if all(text_path(p).is_file() for p in paths):
+            self.text = []
+            for p in paths:
+                with safe_open(str(text_path(p)), "pt") as f:
+                    lengths = f.get_tensor("lengths").tolist()
+                    self.text.append(
+                        (f.get_tensor("states"), [0, *accumulate(lengths)], f.get_tensor("pooled"))
+                    )
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def batch(self, rng: random.Random, n: int, structured_prob: float):
+        """n random clips: latents (n, C, T, h, w), one caption variant each, and which
+        (clip, variant) each caption is."""
         idx = [rng.randrange(len(self)) for _ in range(n)]
-        caps = []
+        caps, ids = [], []
         for i in idx:
             variants = self.clips[i]["captions"]
             use_structured = rng.random() < structured_prob
-            caps.append(variants[-1] if use_structured else rng.choice(variants[:-1]))
-        return self.latents[idx].float(), caps
+            v = len(variants) - 1 if use_structured else rng.randrange(len(variants) - 1)
+            caps.append(variants[v])
+            ids.append((i, v))
+        return self.latents[idx].float(), caps, ids
+
+    def embeddings(self, ids: list[tuple[int, int]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The stored (states, pooled) of captions by (clip, variant); `encode_captions` first."""
+        if self.text is None:
+            raise RuntimeError("no caption embeddings stored; run encode_captions")
+        out = []
+        for i, v in ids:
+            k, first = self.where[i]
+            states, offsets, pooled = self.text[k]
+            j = first + v
+            out.append((states[offsets[j] : offsets[j + 1]], pooled[j]))
+        return out
 
     def stats(self) -> tuple[float, float]:
         z = self.latents[:2000].float()

@@ -40,7 +40,8 @@ class TextEncoder:
         self.cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # (L, 384), (384,)
 
     @torch.no_grad()
-    def _encode_new(self, prompts: list[str]) -> None:
+    def embed(self, prompts: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each prompt's (states (L, 384), pooled (384,)), computed now and not cached."""
         tok, model = _load()
         batch = tok(
             prompts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
@@ -48,19 +49,28 @@ class TextEncoder:
         states = model(**batch).last_hidden_state  # (B, M, 384)
         mask = batch["attention_mask"].bool()
         pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-        for i, p in enumerate(prompts):
-            n = int(mask[i].sum())
-            self.cache[p] = (states[i, :n].clone(), pooled[i].clone())
+        lengths = mask.sum(1).tolist()
+        return [(states[i, :n].clone(), pooled[i].clone()) for i, n in enumerate(lengths)]
+
+    def entries(self, prompts: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each prompt's (states, pooled), from the cache or computed and cached."""
+        new = sorted({p for p in prompts if p not in self.cache})
+        for i in range(0, len(new), 256):
+            self.cache.update(zip(new[i : i + 256], self.embed(new[i : i + 256]), strict=True))
+        return [self.cache[q] for q in prompts]
 
     def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(states (B, M, 384), mask (B, M) bool, pooled (B, 384)) for the prompts."""
-        new = sorted({p for p in prompts if p not in self.cache})
-        for i in range(0, len(new), 256):
-            self._encode_new(new[i : i + 256])
-        states, pooled = zip(*(self.cache[q] for q in prompts), strict=True)
-        n = max(s.shape[0] for s in states)
-        out = torch.zeros(len(prompts), n, self.dim)
-        mask = torch.zeros(len(prompts), n, dtype=torch.bool)
-        for i, s in enumerate(states):  # pad to the longest prompt in this batch
-            out[i, : s.shape[0]], mask[i, : s.shape[0]] = s, True
-        return out, mask, torch.stack(pooled)
+        return collate(self.entries(prompts))
+
+
+def collate(entries: list[tuple[torch.Tensor, torch.Tensor]]):
+    """Per-prompt (states (L, D), pooled (D,)) -> (states (B, M, D), mask (B, M), pooled (B, D)),
+    padded to the longest prompt in the batch."""
+    states, pooled = zip(*entries, strict=True)
+    n = max(s.shape[0] for s in states)
+    out = torch.zeros(len(states), n, states[0].shape[1])
+    mask = torch.zeros(len(states), n, dtype=torch.bool)
+    for i, s in enumerate(states):
+        out[i, : s.shape[0]], mask[i, : s.shape[0]] = s, True
+    return out, mask, torch.stack(pooled).float()

@@ -72,7 +72,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
 
     from vidgen.data import cache as latent_cache
     from vidgen.diffusion import flow
-    from vidgen.models.text_encoder import TextEncoder
+    from vidgen.models.text_encoder import TextEncoder, collate
     from vidgen.models.transformer import DIT_PRESETS, DiT
     from vidgen.training import checkpoint
 
@@ -88,16 +88,19 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     if not 1 <= cfg.eval_prompts <= len(suite):
         raise ValueError(f"eval_prompts must be in [1, {len(suite)}], got {cfg.eval_prompts}")
     vae = load_vae(cfg.vae)
+    text = TextEncoder()
     if os.environ.get("RANK", "0") == "0":
+        (Path(cfg.cache) / "complete").unlink(missing_ok=True)
         for b, wt in zip(cfg.buckets, cfg.bucket_weights, strict=True):
             if cfg.data == "world":
                 n = max(1, round(cfg.cache_clips * wt / sum(cfg.bucket_weights)))
                 latent_cache.build(vae, cfg.cache, b, n, cfg.frames, cfg.fps)
             else:
                 latent_cache.build_folder(vae, cfg.data, cfg.cache, b, cfg.frames)
-        (Path(cfg.cache) / "ready").write_text(cfg.data)
+            latent_cache.encode_captions(cfg.cache, b, text)
+        (Path(cfg.cache) / "complete").write_text(cfg.data)
     else:  # the other ranks wait for rank 0's cache
-        while not (Path(cfg.cache) / "ready").is_file():
+        while not (Path(cfg.cache) / "complete").is_file():
             time.sleep(5)  # rank 0 builds the cache; the others load it once it is complete
     caches = {b: latent_cache.LatentCache(cfg.cache, b) for b in cfg.buckets}
     mean, std = caches[cfg.buckets[0]].stats()
@@ -106,14 +109,14 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         dcfg = type(dcfg)(**{**asdict(dcfg), "latent_channels": vae.cfg.latent_channels})
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = DiT(dcfg)
-    text = TextEncoder()
     fps = torch.full((cfg.batch,), cfg.fps)
 
     def batch(rng: random.Random, step: int):
         bucket = rng.choices(cfg.buckets, weights=cfg.bucket_weights)[0]
-        z, caps = caches[bucket].batch(rng, cfg.batch, cfg.structured_prob)
-        caps = ["" if rng.random() < cfg.cfg_drop else c for c in caps]
-        s, m, p = text.encode(caps)
+        z, caps, ids = caches[bucket].batch(rng, cfg.batch, cfg.structured_prob)
+        drop = [rng.random() < cfg.cfg_drop for _ in caps]  # the empty prompt: unconditional
+        stored = caches[bucket].embeddings(ids)
+        s, m, p = collate([text.entries([""])[0] if d else e for d, e in zip(drop, stored)])
         pinned = torch.tensor([rng.random() < cfg.pin_prob for _ in caps])
         return (z - mean) / std, s, m, p, pinned
 

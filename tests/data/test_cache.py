@@ -1,0 +1,33 @@
+"""The latent cache: caption embeddings stored beside the shards match the text encoder."""
+
+import random
+
+import torch
+
+from vidgen.config import VAE_PRESETS
+from vidgen.data import cache
+from vidgen.models.text_encoder import TextEncoder
+from vidgen.models.vae import VideoVAE
+
+
+def test_stored_caption_embeddings_match_the_encoder(tmp_path):
+    torch.manual_seed(0)
+    vae = VideoVAE(VAE_PRESETS["tiny"])
+    cache.build(vae, tmp_path, "64x32", clips=3, frames=9, fps=8.0, log=lambda _: None)
+    enc = TextEncoder()
+    cache.encode_captions(tmp_path, "64x32", enc, log=lambda _: None)
+    stored = tmp_path / "64x32_00000.text.safetensors"
+    assert stored.is_file() and not list(tmp_path.glob(".*.tmp"))
+    mtime = stored.stat().st_mtime_ns
+    cache.encode_captions(tmp_path, "64x32", enc, log=lambda _: None)  # done: nothing rewritten
+    assert stored.stat().st_mtime_ns == mtime
+
+    lc = cache.LatentCache(tmp_path, "64x32")
+    assert len(lc) == 3  # the .text file is not read as a shard of latents
+    z, caps, ids = lc.batch(random.Random(1), 8, structured_prob=0.5)
+    assert z.shape[0] == 8 and [lc.clips[i]["captions"][v] for i, v in ids] == caps
+    assert any(v == len(lc.clips[i]["captions"]) - 1 for i, v in ids)  # the structured form too
+    for (s, p), (s_ref, p_ref) in zip(lc.embeddings(ids), enc.entries(caps), strict=True):
+        assert s.shape == s_ref.shape and p.shape == p_ref.shape
+        torch.testing.assert_close(s.float(), s_ref, atol=0.02, rtol=0.01)  # stored in bf16
+        torch.testing.assert_close(p, p_ref, atol=1e-4, rtol=1e-4)
