@@ -115,8 +115,9 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         bucket = rng.choices(cfg.buckets, weights=cfg.bucket_weights)[0]
         z, caps, ids = caches[bucket].batch(rng, cfg.batch, cfg.structured_prob)
         drop = [rng.random() < cfg.cfg_drop for _ in caps]  # the empty prompt: unconditional
+        empty = text.entries([""])[0]
         stored = caches[bucket].embeddings(ids)
-        s, m, p = collate([text.entries([""])[0] if d else e for d, e in zip(drop, stored)])
+        s, m, p = collate([empty if d else e for d, e in zip(drop, stored, strict=True)])
         pinned = torch.tensor([rng.random() < cfg.pin_prob for _ in caps])
         return (z - mean) / std, s, m, p, pinned
 
