@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 import torch
 
 from vidgen.config import VAE_PRESETS
@@ -31,3 +32,14 @@ def test_stored_caption_embeddings_match_the_encoder(tmp_path):
         assert s.shape == s_ref.shape and p.shape == p_ref.shape
         torch.testing.assert_close(s.float(), s_ref, atol=0.02, rtol=0.01)  # stored in bf16
         torch.testing.assert_close(p, p_ref, atol=1e-4, rtol=1e-4)
+
+
+def test_embeddings_of_another_shard_are_refused(tmp_path):
+    torch.manual_seed(0)
+    vae = VideoVAE(VAE_PRESETS["tiny"])
+    cache.build(vae, tmp_path, "64x32", clips=2, frames=9, fps=8.0, log=lambda _: None)
+    cache.encode_captions(tmp_path, "64x32", TextEncoder(), log=lambda _: None)
+    (tmp_path / "64x32_00000.safetensors").unlink()  # the shard is rebuilt with more clips
+    cache.build(vae, tmp_path, "64x32", clips=3, frames=9, fps=8.0, log=lambda _: None)
+    with pytest.raises(ValueError, match="holds 8 captions but its shard has 12"):
+        cache.LatentCache(tmp_path, "64x32")

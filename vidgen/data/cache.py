@@ -151,7 +151,7 @@ class LatentCache:
         paths = _shards(root, bucket)
         if not paths:
             raise FileNotFoundError(f"no cached latents for {bucket} in {root}")
-        lats, self.clips = [], []
+        lats, self.clips, counts = [], [], []
         self.where: list[tuple[int, int]] = []  # per clip: (shard, its first caption there)
         for k, p in enumerate(paths):
             with safe_open(str(p), "pt") as f:
@@ -162,14 +162,20 @@ class LatentCache:
                 self.where.append((k, first))
                 first += len(c["captions"])
             self.clips += clips
+            counts.append(first)
         self.latents = torch.cat(lats)
         # caption embeddings, per shard (states, offsets, pooled), when every shard has them
         self.text: list[tuple[torch.Tensor, list[int], torch.Tensor]] | None = None
         if all(text_path(p).is_file() for p in paths):
             self.text = []
-            for p in paths:
+            for p, count in zip(paths, counts, strict=True):
                 with safe_open(str(text_path(p)), "pt") as f:
                     lengths = f.get_tensor("lengths").tolist()
+                    if len(lengths) != count:
+                        raise ValueError(
+                            f"{text_path(p)} holds {len(lengths)} captions but its shard has "
+                            f"{count}; delete it and it is encoded again"
+                        )
                     self.text.append(
                         (f.get_tensor("states"), [0, *accumulate(lengths)], f.get_tensor("pooled"))
                     )
