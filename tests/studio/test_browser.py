@@ -86,3 +86,11 @@ def test_studio_generates_and_plays(browser, server, tmp_path):
     d.find_element(By.ID, "extend").click()
     banner = wait_for(lambda: d.find_element(By.ID, "banner").text)
     assert "extend" in banner and "field: video" in banner
+    # a prompt the content policy refuses: the message names the category, nothing is queued
+    prompt = d.find_element(By.ID, "prompt")
+    prompt.clear()
+    prompt.send_keys("a graphic beheading with blood spraying everywhere")
+    d.find_element(By.ID, "go").click()
+    refusal = wait_for(lambda: "violence" in (t := d.find_element(By.ID, "banner").text) and t)
+    assert "field: prompt" in refusal, refusal
+    assert len(d.find_elements(By.CSS_SELECTOR, "#gallery .card")) == 1
