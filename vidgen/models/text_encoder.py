@@ -73,4 +73,4 @@ def collate(entries: list[tuple[torch.Tensor, torch.Tensor]]):
     mask = torch.zeros(len(states), n, dtype=torch.bool)
     for i, s in enumerate(states):
         out[i, : s.shape[0]], mask[i, : s.shape[0]] = s, True
-    return out, mask, torch.stack(pooled).float()
+    return out, mask, torch.stack(pooled)

@@ -110,12 +110,12 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = DiT(dcfg)
     fps = torch.full((cfg.batch,), cfg.fps)
+    empty = text.entries([""])[0]  # the unconditional prompt
 
     def batch(rng: random.Random, step: int):
         bucket = rng.choices(cfg.buckets, weights=cfg.bucket_weights)[0]
         z, caps, ids = caches[bucket].batch(rng, cfg.batch, cfg.structured_prob)
-        drop = [rng.random() < cfg.cfg_drop for _ in caps]  # the empty prompt: unconditional
-        empty = text.entries([""])[0]
+        drop = [rng.random() < cfg.cfg_drop for _ in caps]  # dropped to the empty prompt
         stored = caches[bucket].embeddings(ids)
         s, m, p = collate([empty if d else e for d, e in zip(drop, stored, strict=True)])
         pinned = torch.tensor([rng.random() < cfg.pin_prob for _ in caps])
