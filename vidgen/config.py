@@ -124,7 +124,9 @@ class TrainDiTConfig:
     steps: int = 100_000
     warmup: int = 500
     decay: int = 0  # the last `decay` steps bring lr linearly to 0 (warmup-stable-decay)
-    shift: float = 1.0  # timestep shift at the 80-token default clip, in training and sampling
+    shift: float = 1.0  # timestep shift at the default clip's latent size, in training and sampling
+    # latents are normalised by one mean and std ("global") or by each channel's ("channel")
+    latent_norm: str = "global"
     cfg_drop: float = 0.1  # prompts dropped to "" so guidance has an unconditional model
     pin_prob: float = 0.2  # clips trained as image-to-video (latent frame 0 pinned at t = 0)
     structured_prob: float = 0.25  # captions given in the structured form

@@ -39,8 +39,8 @@ def test_schedule_and_shift():
     ts = flow.schedule(10, shift=3.0)
     assert ts[0] == 1 and ts[-1] == 0 and bool((ts[1:] < ts[:-1]).all())
     assert float(flow.shift_t(torch.tensor(0.5), 3.0)) > 0.5  # more time spent at high noise
-    assert flow.shift_for(320) > flow.shift_for(80) == 1.0
-    assert flow.shift_for(80, base=3.0) == 3.0 and flow.shift_for(320, base=3.0) == 6.0
+    assert flow.shift_for(4 * 1280) > flow.shift_for(1280) == 1.0
+    assert flow.shift_for(1280, base=3.0) == 3.0 and flow.shift_for(4 * 1280, base=3.0) == 6.0
     t = flow.sample_t(1000, torch.Generator().manual_seed(0))
     assert 0 < float(t.min()) and float(t.max()) < 1 and abs(float(t.mean()) - 0.5) < 0.05
 

@@ -110,6 +110,45 @@ def test_vae_then_dit_then_export_then_generate(tmp_path):
     assert frames.shape[1:] == (32, 32, 3) and fps == 24.0
 
 
+def test_per_channel_latent_norm_and_a_resume_that_would_change_it(tmp_path):
+    """latent_norm=channel stores a mean and std per latent channel; the engine uses them;
+    a run cannot resume under another normalisation or preset."""
+    import torch
+
+    from vidgen.data.datasets import world_clip
+    from vidgen.pipelines.pipeline import Engine, Request
+
+    _train(tmp_path / "vae", 1)
+    cache = ("--set", f"cache={tmp_path / 'cache'}")
+    _train_dit(tmp_path, tmp_path / "dit", *cache, "--set", "latent_norm=channel", "--steps", 1)
+    _, meta = checkpoint.load(tmp_path / "dit" / "dit.safetensors")
+    assert len(meta["latent_mean"]) == len(meta["latent_scale"]) == 8  # the tiny VAE's channels
+    assert len(set(meta["latent_scale"])) == 8 and min(meta["latent_scale"]) > 0
+    vidgen(
+        "export",
+        "--vae",
+        tmp_path / "vae" / "vae.safetensors",
+        "--dit",
+        tmp_path / "dit" / "dit.safetensors",
+        "-o",
+        tmp_path / "model",
+    )
+    eng = Engine.load(str(tmp_path / "model"))
+    x = world_clip(0, 32, 5, 8.0)[0][None]
+    z = eng.encode(x)  # normalised per channel: each channel near mean 0, std 1
+    raw = eng.vae.encode(x)[0]
+    scale = torch.tensor(meta["latent_scale"]).view(-1, 1, 1, 1)
+    mean = torch.tensor(meta["latent_mean"]).view(-1, 1, 1, 1)
+    torch.testing.assert_close(z * scale + mean, raw, atol=1e-4, rtol=1e-4)
+    res = eng.generate(Request("a red ball", seconds=0.5, width=32, height=32, steps=2))
+    assert res.frames.shape[1:] == (32, 32, 3)
+    for key, value in (("latent_norm", "global"), ("dit", "default")):
+        r = _train_dit(tmp_path, tmp_path / "dit", *cache, "--set", f"{key}={value}", check=False)
+        assert r.returncode == 2 and f"{key}: " in r.stderr and "was trained with" in r.stderr
+    r = _train_dit(tmp_path, tmp_path / "x", *cache, "--set", "latent_norm=pixel", check=False)
+    assert r.returncode == 2 and "latent_norm must be global or channel" in r.stderr
+
+
 def test_two_process_ddp_matches_one_process_with_accumulation():
     """torchrun --nproc_per_node 2 (gloo on CPU) follows the same loss curve as one process
     with two micro-batches of gradient accumulation."""

@@ -208,6 +208,10 @@ class LatentCache:
             out.append((states[offsets[j] : offsets[j + 1]], pooled[j]))
         return out
 
-    def stats(self) -> tuple[float, float]:
+    def stats(self, per_channel: bool = False) -> tuple[float | list, float | list]:
+        """Mean and std of the latents: one pair, or one per channel (lists)."""
         z = self.latents[:2000].float()
-        return float(z.mean()), float(z.std())
+        if not per_channel:
+            return float(z.mean()), float(z.std())
+        z = z.transpose(0, 1).flatten(1)
+        return z.mean(1).tolist(), z.std(1).tolist()

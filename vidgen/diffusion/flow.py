@@ -9,17 +9,19 @@ import math
 
 import torch
 
-REF_TOKENS = 80  # the default clip (17 frames at 128x128) gets the base shift
+REF_LATENTS = 5 * 16 * 16  # latent positions of the default clip (17 frames at 128x128)
 
 
-def shift_for(tokens: int, base: float = 1.0, ref: int = REF_TOKENS) -> float:
-    """More tokens (size, length) carry more signal at a given t: spend more time at high t.
+def shift_for(latents: int, base: float = 1.0, ref: int = REF_LATENTS) -> float:
+    """More latent positions (size, length) carry more signal at a given t: more time at high t.
 
+    Counted in latent positions, not transformer tokens, so the schedule of a clip does not
+    depend on the patch size of the model that denoises it.
     `base` is the shift at the reference size. World objects are flat, high-contrast shapes:
     a one-step prediction still shows them at t = 0.9 and loses them only near 0.97, so where
     they go is decided at high noise, which logit-normal t with no shift draws 1.4% of the time.
     """
-    return base * math.sqrt(max(tokens, 1) / ref)
+    return base * math.sqrt(max(latents, 1) / ref)
 
 
 def shift_t(t: torch.Tensor, shift: float) -> torch.Tensor:

@@ -179,6 +179,12 @@ def vae_meta(cfg: VAEConfig) -> dict:
     return {"kind": "vae", "vae_config": {**dataclasses.asdict(cfg), **widths}}
 
 
+def latent_stat(v: float | list) -> float | torch.Tensor:
+    """A latent mean or scale from weights metadata: one number, or one per channel, shaped
+    (C, 1, 1, 1) to broadcast over (B, C, T, H, W)."""
+    return float(v) if isinstance(v, int | float) else torch.tensor(v).view(-1, 1, 1, 1)
+
+
 def load_vae(path: str | Path) -> VideoVAE:
     """Autoencoder weights written by `vidgen train vae` or `vidgen export`, frozen, float32."""
     tensors, meta = checkpoint.load(path)

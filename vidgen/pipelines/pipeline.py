@@ -19,7 +19,7 @@ from vidgen.diffusion.guidance import cfg as guided
 from vidgen.diffusion.samplers import SAMPLERS
 from vidgen.models.text_encoder import TextEncoder
 from vidgen.models.transformer import DiT, DiTConfig
-from vidgen.models.vae import VideoVAE, load_vae, vae_meta
+from vidgen.models.vae import VideoVAE, latent_stat, load_vae, vae_meta
 from vidgen.pipelines.conditioning import pin_latents
 from vidgen.pipelines.spec import MODELS_DIR, ModelSpec, Request, weight_paths
 from vidgen.training import checkpoint
@@ -69,8 +69,8 @@ class Engine:
         self.forward = torch.compile(self.dit) if compile else self.dit
         self.meta, self.name, self.weights_hash, self.dtype = meta, name, weights_hash, dtype
         self.text = TextEncoder()
-        self.latent_scale = float(meta.get("latent_scale", 1.0))
-        self.latent_mean = float(meta.get("latent_mean", 0.0))
+        self.latent_scale = latent_stat(meta.get("latent_scale", 1.0))
+        self.latent_mean = latent_stat(meta.get("latent_mean", 0.0))
         self.shift = float(meta.get("shift", 1.0))  # the timestep shift it was trained with
         self.spec = ModelSpec.from_meta(name, vae_meta(vae.cfg)["vae_config"], meta)
 
@@ -159,8 +159,7 @@ class Engine:
         x = torch.randn((1, *shape), generator=gen)
         # 3. denoise
         t1 = time.perf_counter()
-        tokens = shape[1] * (shape[2] // self.dit.cfg.patch) * (shape[3] // self.dit.cfg.patch)
-        ts = flow.schedule(req.steps, flow.shift_for(tokens, self.shift))
+        ts = flow.schedule(req.steps, flow.shift_for(shape[1] * shape[2] * shape[3], self.shift))
 
         def step_cb(i, _x, x0):
             if progress is not None:  # the preview is decoded only if the caller asks for it

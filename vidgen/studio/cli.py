@@ -379,12 +379,13 @@ def train_cmd(
     import torch
 
     from vidgen.training.tasks import dit_task, vae_task
-    from vidgen.training.train import run
+    from vidgen.training.train import check_resume, run
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
         task = {"vae": vae_task, "dit": dit_task}[what](cfg)
+        check_resume(task)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     path = run(task, command=shlex.join(["vidgen", *sys.argv[1:]]))

@@ -9,7 +9,7 @@ import torch
 
 from vidgen.config import VAE_PRESETS, TrainDiTConfig, TrainVAEConfig
 from vidgen.data.datasets import vae_batch
-from vidgen.models.vae import VideoVAE, load_vae, vae_meta
+from vidgen.models.vae import VideoVAE, latent_stat, load_vae, vae_meta
 from vidgen.training.train import Task
 
 
@@ -80,6 +80,8 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError(f"dit must be one of {', '.join(DIT_PRESETS)}, got {cfg.dit!r}")
     if len(cfg.buckets) != len(cfg.bucket_weights):
         raise ValueError("buckets and bucket_weights must have the same length")
+    if cfg.latent_norm not in ("global", "channel"):
+        raise ValueError(f"latent_norm must be global or channel, got {cfg.latent_norm!r}")
     if not 0.1 <= cfg.shift <= 20:
         raise ValueError(f"shift must be in [0.1, 20], got {cfg.shift}")
     from vidgen.world.bench import load_suite
@@ -103,7 +105,8 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         while not (Path(cfg.cache) / "complete").is_file():
             time.sleep(5)  # rank 0 builds the cache; the others load it once it is complete
     caches = {b: latent_cache.LatentCache(cfg.cache, b) for b in cfg.buckets}
-    mean, std = caches[cfg.buckets[0]].stats()
+    mean, std = caches[cfg.buckets[0]].stats(per_channel=cfg.latent_norm == "channel")
+    mean_t, std_t = latent_stat(mean), latent_stat(std)
     dcfg = DIT_PRESETS[cfg.dit]
     if dcfg.latent_channels != vae.cfg.latent_channels:
         dcfg = type(dcfg)(**{**asdict(dcfg), "latent_channels": vae.cfg.latent_channels})
@@ -119,13 +122,12 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         stored = caches[bucket].embeddings(ids)
         s, m, p = collate([empty if d else e for d, e in zip(drop, stored, strict=True)])
         pinned = torch.tensor([rng.random() < cfg.pin_prob for _ in caps])
-        return (z - mean) / std, s, m, p, pinned
+        return (z - mean_t) / std_t, s, m, p, pinned
 
     def loss(net, b, gen: torch.Generator):
         z0, s, m, p, pinned = b
         B, C, T, H, W = z0.shape
-        tokens = T * (H // dcfg.patch) * (W // dcfg.patch)
-        t = flow.sample_t(B, gen, flow.shift_for(tokens, cfg.shift))[:, None].repeat(1, T)
+        t = flow.sample_t(B, gen, flow.shift_for(T * H * W, cfg.shift))[:, None].repeat(1, T)
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
         eps = torch.randn(z0.shape, generator=gen)
         pred = net(flow.noised(z0, eps, t), t, s, m, p, fps[:B]).float()
@@ -173,4 +175,5 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         accumulate=cfg.accumulate,
         evaluate=evaluate,
         eval_every=cfg.eval_every,
+        fixed=("dit", "latent_norm"),
     )

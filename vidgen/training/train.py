@@ -42,6 +42,23 @@ class Task:
     accumulate: int = 1
     evaluate: Callable[[nn.Module, int], dict] | None = None  # (ema, step) -> scores to log
     eval_every: int = 0
+    fixed: tuple[str, ...] = ()  # config fields a run cannot change when it resumes
+
+
+def check_resume(task: Task) -> None:
+    """Refuse to resume a checkpoint made with other values of the task's fixed fields."""
+    path = Path(task.cfg.out) / "last.safetensors"
+    if not path.is_file():
+        return
+    saved = checkpoint.read_meta(path).get("config", {})
+    defaults = type(task.cfg)()  # a checkpoint from before a field existed had its default
+    for k in task.fixed:
+        was, now = saved.get(k, getattr(defaults, k)), getattr(task.cfg, k)
+        if was != now:
+            raise ValueError(
+                f"{k}: {path} was trained with {was!r}, not {now!r}; "
+                "keep its value or train into another --out"
+            )
 
 
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -76,6 +93,7 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
     step = 0
     last = out / "last.safetensors"
     if last.is_file():
+        check_resume(task)
         tensors, meta = checkpoint.load(last)
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
