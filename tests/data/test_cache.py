@@ -43,3 +43,32 @@ def test_embeddings_of_another_shard_are_refused(tmp_path):
     cache.build(vae, tmp_path, "64x32", clips=3, frames=9, fps=8.0, log=lambda _: None)
     with pytest.raises(ValueError, match="holds 8 captions but its shard has 12"):
         cache.LatentCache(tmp_path, "64x32")
+
+
+def test_object_masks_cover_every_pixel_an_object_changes(tmp_path):
+    """The latent cells `object_masks` marks hold every pixel that differs from the scene
+    rendered without its objects, frame by frame in the autoencoder's time grouping."""
+    import dataclasses
+
+    import numpy as np
+
+    from vidgen.world.render import render
+    from vidgen.world.scene import sample_scene
+
+    torch.manual_seed(0)
+    vae = VideoVAE(VAE_PRESETS["tiny"])  # 4x in time, 8x in space
+    cache.build(vae, tmp_path, "64x32", clips=6, frames=9, fps=8.0, log=lambda _: None)
+    lc = cache.LatentCache(tmp_path, "64x32")
+    masks = lc.object_masks("64x32", frames=9, fps=8.0, time_factor=4)
+    assert masks.shape == (6, 3, 4, 8) and 0 < masks.float().mean() < 0.9
+    seen = 0
+    for clip, mask in zip(lc.clips, masks, strict=True):
+        scene = sample_scene(clip["seed"], "train", aspect=2.0, duration=1.0)
+        full, _ = render(scene, 64, 32, 9, 8.0)
+        empty, _ = render(dataclasses.replace(scene, objects=()), 64, 32, 9, 8.0)
+        changed = np.abs(full.astype(int) - empty.astype(int)).max(-1) > 0  # (F, H, W)
+        groups = [changed[:1], *(changed[1 + 4 * j : 5 + 4 * j] for j in range(2))]
+        cells = np.stack([g.any(0).reshape(4, 8, 8, 8).any((1, 3)) for g in groups])
+        assert not (cells & ~mask.numpy()).any()
+        seen += int(cells.sum())
+    assert seen  # some objects are on screen

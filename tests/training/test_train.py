@@ -149,6 +149,55 @@ def test_per_channel_latent_norm_and_a_resume_that_would_change_it(tmp_path):
     assert r.returncode == 2 and "latent_norm must be global or channel" in r.stderr
 
 
+def test_object_weight_reaches_the_loss_and_bad_values_are_refused(tmp_path):
+    """object_weight > 0 weighs the pixels (VAE) or latent cells (DiT) objects touch more: the
+    same first batch, noise and weights give another loss; a negative weight is refused."""
+    vae_losses = []
+    for w in (0, 4):
+        vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / f"v{w}",
+               "--steps", 1, "--set", f"object_weight={w}")  # fmt: skip
+        vae_losses.append(json.loads((tmp_path / f"v{w}" / "log.jsonl").read_text())["loss"])
+    assert vae_losses[0] != vae_losses[1] and min(vae_losses) > 0
+    r = vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / "vx",
+               "--set", "object_weight=101", check=False)  # fmt: skip
+    assert r.returncode == 2 and "object_weight must be in [0, 100], got 101" in r.stderr
+
+    _train(tmp_path / "vae", 1)
+    cache = ("--set", f"cache={tmp_path / 'cache'}")
+    losses = []
+    for w in (0, 4):
+        _train_dit(
+            tmp_path, tmp_path / f"w{w}", *cache, "--set", f"object_weight={w}", "--steps", 1
+        )
+        log = (tmp_path / f"w{w}" / "log.jsonl").read_text().splitlines()
+        losses.append(json.loads(log[-1])["loss"])
+    assert losses[0] != losses[1] and min(losses) > 0
+    r = _train_dit(tmp_path, tmp_path / "x", *cache, "--set", "object_weight=-1", check=False)
+    assert r.returncode == 2 and "object_weight must be in [0, 100], got -1" in r.stderr
+
+
+def test_export_takes_a_decoder_fine_tune_but_not_another_encoder(tmp_path):
+    """A DiT exports with the VAE it was trained on or a decoder fine-tune of it (same encoder,
+    so the same latents); a VAE with another encoder is refused."""
+    _train(tmp_path / "vae", 1)
+    _train_dit(tmp_path, tmp_path / "dit", "--set", f"cache={tmp_path / 'cache'}", "--steps", 1)
+    vae = tmp_path / "vae" / "vae.safetensors"
+    tune = ("--set", f"init={vae}", "--set", "freeze_encoder=true")
+    vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / "dec", *tune)
+    vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / "other",
+           "--set", f"init={vae}")  # fmt: skip
+    dit = ("--dit", tmp_path / "dit" / "dit.safetensors", "-o", tmp_path / "model")
+    vidgen("export", "--vae", tmp_path / "dec" / "vae.safetensors", *dit)
+    dec, _ = checkpoint.load(tmp_path / "dec" / "vae.safetensors")
+    shipped, _ = checkpoint.load(tmp_path / "model" / "vae.safetensors")
+    assert all((shipped[k].float() == dec[k].bfloat16().float()).all() for k in dec)
+    r = vidgen("export", "--vae", tmp_path / "other" / "vae.safetensors", *dit, check=False)
+    assert r.returncode == 2 and "whose encoder differs" in r.stderr
+    vae.unlink()  # the file the DiT was trained on is gone: nothing to compare encoders with
+    r = vidgen("export", "--vae", tmp_path / "dec" / "vae.safetensors", *dit, check=False)
+    assert r.returncode == 2 and "not found or changed since" in r.stderr
+
+
 def test_two_process_ddp_matches_one_process_with_accumulation():
     """torchrun --nproc_per_node 2 (gloo on CPU) follows the same loss curve as one process
     with two micro-batches of gradient accumulation."""

@@ -95,3 +95,20 @@ def test_ground_truth_per_frame():
         assert {"center", "box", "angle", "scale", "depth", "visible"} <= set(o)
         assert len(o["center"]) == 5
     assert len(truth["camera"]["zoom"]) == 5
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_object_pixels_hold_every_pixel_the_objects_change(seed):
+    """`object_pixels` (from boxes, without rendering) covers every pixel where the scene differs
+    from itself without objects, neon glow and cartoon outlines included, and little else."""
+    import dataclasses
+
+    from vidgen.world.render import object_pixels
+
+    scene = sample_scene(seed, "train", aspect=1.0, duration=2.0)
+    full, _ = render(scene, 64, 64, 9, 4.0)
+    empty, _ = render(dataclasses.replace(scene, objects=()), 64, 64, 9, 4.0)
+    changed = np.abs(full.astype(int) - empty.astype(int)).max(-1) > 0
+    mask = object_pixels(scene, 64, 64, 9, 4.0)
+    assert not (changed & ~mask).any()
+    assert changed.any() and mask.mean() < 0.9  # boxes around the objects, not the frame

@@ -13,6 +13,7 @@ import random
 from itertools import accumulate
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -20,7 +21,7 @@ from safetensors.torch import save_file
 from vidgen.data.datasets import to_tensor
 from vidgen.models.vae import VideoVAE
 from vidgen.world.captions import caption, structured, structured_text
-from vidgen.world.render import render
+from vidgen.world.render import object_boxes, render
 from vidgen.world.scene import sample_scene
 
 SHARD = 500
@@ -215,3 +216,30 @@ class LatentCache:
             return float(z.mean()), float(z.std())
         z = z.transpose(0, 1).flatten(1)
         return z.mean(1).tolist(), z.std(1).tolist()
+
+    def object_masks(self, bucket: str, frames: int, fps: float, time_factor: int) -> torch.Tensor:
+        """Per clip and latent cell, 1 where an object of its scene can change a pixel: (n, T,
+        h, w) bool, from the scene seeds (no rendering). Clips without a seed (a user's folder)
+        get none."""
+        n, _, T, h, w = self.latents.shape
+        W, H = (int(v) for v in bucket.split("x"))
+        masks = torch.zeros(n, T, h, w, dtype=torch.bool)
+        duration = (frames - 1) / fps
+        for k, clip in enumerate(self.clips):
+            if clip["seed"] >= 0:  # the scene `build` rendered
+                scene = sample_scene(clip["seed"], "train", aspect=W / H, duration=duration)
+                boxes = object_boxes(scene, W, H, frames, fps)
+                masks[k] = torch.from_numpy(latent_cells(boxes, T, h, w, H // h, time_factor))
+        return masks
+
+
+def latent_cells(boxes, T: int, h: int, w: int, space: int, time_factor: int):
+    """Which latent cells (T, h, w) pixel boxes (objects, F, 4) touch: latent frame 0 holds
+    frame 0, latent frame j >= 1 frames r(j-1)+1 to rj; a cell is space x space pixels."""
+    cells = np.zeros((T, h, w), bool)
+    for obj in boxes:
+        for f, (x0, y0, x1, y1) in enumerate(obj):
+            j0, i0 = max(int(x0 // space), 0), max(int(y0 // space), 0)
+            j1, i1 = min(int(-(-x1 // space)), w), min(int(-(-y1 // space)), h)
+            cells[-(-f // time_factor), i0:i1, j0:j1] = True
+    return cells

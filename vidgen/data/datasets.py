@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from vidgen.world.captions import caption
-from vidgen.world.render import render
+from vidgen.world.render import object_pixels, render
 from vidgen.world.scene import sample_scene
 
 HELD_OUT_CLIP = "carphone_pristine.mp4"  # the real clip kept out of training, for testing
@@ -155,18 +155,22 @@ def vae_batch(
     frames: int,
     photo_fraction: float,
     clip_fraction: float,
-) -> torch.Tensor:
-    """A mixed batch (B, 3, F, H, W): world clips, photo camera moves and real clips."""
-    items = []
-    for _ in range(batch):
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A mixed batch (B, 3, F, H, W) of world clips, photo camera moves and real clips, and
+    where the world clips' objects are (B, F, H, W) (`object_pixels`; none in the others)."""
+    items, objects = [], torch.zeros(batch, frames, size, size, dtype=torch.bool)
+    for k in range(batch):
         u = rng.random()
         if u < photo_fraction:
             items.append(photo_clip(rng, size, frames))
         elif u < photo_fraction + clip_fraction:
             items.append(real_clip(rng, size, frames))
         else:
-            items.append(world_clip(rng.randrange(2**31), size, frames, 8.0)[0])
-    return torch.stack(items)
+            duration = max(frames - 1, 1) / 8.0  # as world_clip samples it
+            scene = sample_scene(rng.randrange(2**31), "train", aspect=1.0, duration=duration)
+            items.append(to_tensor(render(scene, size, size, frames, 8.0)[0]))
+            objects[k] = torch.from_numpy(object_pixels(scene, size, size, frames, 8.0))
+    return torch.stack(items), objects
 
 
 class FolderDataset:

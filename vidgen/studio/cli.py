@@ -392,6 +392,25 @@ def train_cmd(
     typer.echo(f"weights: {path}")
 
 
+def _check_same_encoder(vae_tensors: dict, dit_meta: dict) -> None:
+    """A VAE other than the one the DiT was trained on is fine if its encoder is bit for bit
+    that one's (a decoder fine-tune, `freeze_encoder=true`): the DiT's latents are unchanged."""
+    import torch
+
+    from vidgen.training import checkpoint
+
+    trained = Path(dit_meta.get("vae", ""))
+    if not trained.is_file() or checkpoint.file_hash(trained) != dit_meta["vae_hash"]:
+        raise ValueError(
+            f"the DiT was trained on another VAE ({trained}, not found or changed since), so "
+            "--vae must be that file or a decoder fine-tune of it with that file in place"
+        )
+    ref, _ = checkpoint.load(trained)
+    enc = [k for k in ref if k.startswith("encoder.")]
+    if any(k not in vae_tensors or not torch.equal(vae_tensors[k], ref[k]) for k in enc):
+        raise ValueError(f"the DiT was trained on {trained}, whose encoder differs from --vae's")
+
+
 @app.command("export")
 def export_cmd(
     vae: Annotated[Path, typer.Option(help="VAE weights from vidgen train vae")],
@@ -412,7 +431,7 @@ def export_cmd(
         if vm.get("kind") != "vae" or dm.get("kind") != "dit":
             raise ValueError("--vae must hold VAE weights and --dit DiT weights")
         if dm.get("vae_hash") and dm["vae_hash"] != checkpoint.file_hash(vae):
-            raise ValueError(f"the DiT was trained on another VAE than {vae}")
+            _check_same_encoder(vt, dm)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     out.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,8 @@ def psnr(mse: float) -> float:
 def vae_task(cfg: TrainVAEConfig) -> Task:
     if cfg.vae not in VAE_PRESETS:
         raise ValueError(f"vae must be one of {', '.join(VAE_PRESETS)}, got {cfg.vae!r}")
+    if not 0 <= cfg.object_weight <= 100:
+        raise ValueError(f"object_weight must be in [0, 100], got {cfg.object_weight}")
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = VideoVAE(VAE_PRESETS[cfg.vae])
     if cfg.init:
@@ -42,12 +44,15 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         n = cfg.batch * (4 if frames == 1 else 1)
         return vae_batch(rng, n, cfg.size, frames, cfg.photo_fraction, cfg.clip_fraction)
 
-    def loss(net, x: torch.Tensor, gen: torch.Generator):
+    def loss(net, b: tuple[torch.Tensor, torch.Tensor], gen: torch.Generator):
+        x, objects = b
         y, kl = net(x, gen)
         err = y.float() - x
-        mse = err.pow(2).mean()
-        total = mse + 0.5 * err.abs().mean() + model.cfg.kl_weight * kl.float()
-        return total, {"loss": total.item(), "psnr": psnr(mse.item()), "kl": kl.item()}
+        weight = (1 + cfg.object_weight * objects.float())[:, None]  # (B, 1, F, H, W)
+        recon = (weight * (err.pow(2) + 0.5 * err.abs())).sum() / (weight.sum() * err.shape[1])
+        total = recon + model.cfg.kl_weight * kl.float()
+        mse = err.pow(2).mean().item()
+        return total, {"loss": total.item(), "psnr": psnr(mse), "kl": kl.item()}
 
     def weights_meta(ema: VideoVAE) -> dict:
         return {**vae_meta(ema.cfg), "preset": cfg.vae}
@@ -82,6 +87,8 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError("buckets and bucket_weights must have the same length")
     if cfg.latent_norm not in ("global", "channel"):
         raise ValueError(f"latent_norm must be global or channel, got {cfg.latent_norm!r}")
+    if not 0 <= cfg.object_weight <= 100:
+        raise ValueError(f"object_weight must be in [0, 100], got {cfg.object_weight}")
     if not 0.1 <= cfg.shift <= 20:
         raise ValueError(f"shift must be in [0.1, 20], got {cfg.shift}")
     from vidgen.world.bench import load_suite
@@ -105,6 +112,12 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         while not (Path(cfg.cache) / "complete").is_file():
             time.sleep(5)  # rank 0 builds the cache; the others load it once it is complete
     caches = {b: latent_cache.LatentCache(cfg.cache, b) for b in cfg.buckets}
+    masks = dict.fromkeys(cfg.buckets)  # per clip, the latent cells its objects touch
+    if cfg.object_weight:
+        masks = {
+            b: c.object_masks(b, cfg.frames, cfg.fps, vae.cfg.time_factor)
+            for b, c in caches.items()
+        }
     mean, std = caches[cfg.buckets[0]].stats(per_channel=cfg.latent_norm == "channel")
     mean_t, std_t = latent_stat(mean), latent_stat(std)
     dcfg = DIT_PRESETS[cfg.dit]
@@ -122,17 +135,20 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         stored = caches[bucket].embeddings(ids)
         s, m, p = collate([empty if d else e for d, e in zip(drop, stored, strict=True)])
         pinned = torch.tensor([rng.random() < cfg.pin_prob for _ in caps])
-        return (z - mean_t) / std_t, s, m, p, pinned
+        weight = torch.ones(z.shape[0], *z.shape[2:])  # (B, T, h, w)
+        if masks[bucket] is not None:
+            weight += cfg.object_weight * masks[bucket][[i for i, _ in ids]]
+        return (z - mean_t) / std_t, s, m, p, pinned, weight
 
     def loss(net, b, gen: torch.Generator):
-        z0, s, m, p, pinned = b
+        z0, s, m, p, pinned, weight = b
         B, C, T, H, W = z0.shape
         t = flow.sample_t(B, gen, flow.shift_for(T * H * W, cfg.shift))[:, None].repeat(1, T)
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
         eps = torch.randn(z0.shape, generator=gen)
         pred = net(flow.noised(z0, eps, t), t, s, m, p, fps[:B]).float()
-        err = (pred - flow.target(z0, eps)).pow(2).mean(dim=(1, 3, 4))  # (B, T)
-        keep = (t > 0).float()
+        err = (pred - flow.target(z0, eps)).pow(2).mean(dim=1)  # (B, T, h, w)
+        keep = (t > 0).float()[:, :, None, None] * weight
         total = (err * keep).sum() / keep.sum()
         return total, {"loss": total.item()}
 

@@ -227,24 +227,11 @@ def render(
         raise ValueError(
             f"size {width}x{height} does not match the scene's aspect {scene.aspect:.3f}"
         )
-    t = np.arange(frames, dtype=np.float32) / np.float32(fps)
-    ppu = float(min(width, height))  # pixels per world unit at zoom 1
-    w, h = frame_extent(scene.aspect)
-    cam_x, cam_y, zoom = camera_track(scene, t)
-
+    cam_x, cam_y, zoom, placed = _on_screen(scene, width, height, frames, fps)
     video = backgrounds.render_background(scene, width, height, cam_x, cam_y, zoom)  # (F,H,W,3)
     video = grade(video, scene.style, scene.lighting, backdrop=True)
-
-    def to_screen(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sx = ((x - cam_x) * zoom + w / 2) * ppu
-        sy = ((y - cam_y) * zoom + h / 2) * ppu
-        return sx, sy
-
     truth = []
-    for o in sorted(scene.objects, key=lambda o: o.depth):
-        tr = object_track(o, scene, t)
-        sx, sy = to_screen(tr.x, tr.y)
-        radius_px = SIZES[o.size] * tr.scale * zoom * ppu  # (F,)
+    for o, sx, sy, tr, radius_px in placed:
         _draw(video, o, scene.style, scene.lighting, sx, sy, tr.angle, radius_px)
         truth.append(_object_truth(o, sx, sy, tr, radius_px, zoom, width, height))
 
@@ -256,17 +243,64 @@ def render(
             "x": cam_x.round(5).tolist(),
             "y": cam_y.round(5).tolist(),
             "zoom": zoom.round(5).tolist(),
-            "pixels_per_unit": ppu,
+            "pixels_per_unit": float(min(width, height)),
         },
         "objects": truth,
     }
     return frames_u8, gt
 
 
+def _on_screen(scene: Scene, width: int, height: int, frames: int, fps: float):
+    """Camera (x, y, zoom per frame) and, back to front, each object with its screen centre
+    (sx, sy), track and radius in pixels per frame."""
+    t = np.arange(frames, dtype=np.float32) / np.float32(fps)
+    ppu = float(min(width, height))  # pixels per world unit at zoom 1
+    w, h = frame_extent(scene.aspect)
+    cam_x, cam_y, zoom = camera_track(scene, t)
+    placed = []
+    for o in sorted(scene.objects, key=lambda o: o.depth):
+        tr = object_track(o, scene, t)
+        sx = ((tr.x - cam_x) * zoom + w / 2) * ppu
+        sy = ((tr.y - cam_y) * zoom + h / 2) * ppu
+        placed.append((o, sx, sy, tr, SIZES[o.size] * tr.scale * zoom * ppu))
+    return cam_x, cam_y, zoom, placed
+
+
+def object_boxes(scene: Scene, width: int, height: int, frames: int, fps: float) -> np.ndarray:
+    """Where each object can change pixels, per frame, without rendering: (objects, F, 4) as
+    x0, y0, x1, y1 (may reach outside the frame). That is its box with outline room, or under
+    neon, whose glow `_draw` spreads over the box of the object's whole path, that box."""
+    _, _, _, placed = _on_screen(scene, width, height, frames, fps)
+    boxes = []
+    for _, sx, sy, _, radius_px in placed:
+        reach = _reach(radius_px, scene.style)
+        box = np.stack([sx - reach, sy - reach, sx + reach, sy + reach], -1)
+        if scene.style == "neon":
+            box[:] = [*box[:, :2].min(0), *box[:, 2:].max(0)]
+        boxes.append(box)
+    return np.asarray(boxes, np.float32).reshape(len(boxes), frames, 4)
+
+
+def object_pixels(scene: Scene, width: int, height: int, frames: int, fps: float) -> np.ndarray:
+    """(F, H, W) bool: True inside some object's box (`object_boxes`) in that frame."""
+    mask = np.zeros((frames, height, width), bool)
+    for obj in object_boxes(scene, width, height, frames, fps):
+        for f, (x0, y0, x1, y1) in enumerate(obj):
+            i0, i1 = max(int(y0), 0), max(math.ceil(y1), 0)
+            j0, j1 = max(int(x0), 0), max(math.ceil(x1), 0)
+            mask[f, i0:i1, j0:j1] = True
+    return mask
+
+
+def _reach(radius_px: np.ndarray, style: str) -> np.ndarray:
+    """How far from its centre an object can change pixels: glow and outline room."""
+    return radius_px * (1.35 if style == "neon" else 1.1) + 2
+
+
 def _draw(video, o, style, lighting, sx, sy, angle, radius_px) -> None:
     """Composite one object into video (F, H, W, 3) in place, only inside its bounding box."""
     F, H, W, _ = video.shape
-    reach = radius_px * (1.35 if style == "neon" else 1.1) + 2  # glow and outline room
+    reach = _reach(radius_px, style)
     x0 = int(max(np.floor(np.min(sx - reach)), 0))
     x1 = int(min(np.ceil(np.max(sx + reach)), W))
     y0 = int(max(np.floor(np.min(sy - reach)), 0))
