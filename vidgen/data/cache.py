@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from vidgen.data.datasets import to_tensor
 from vidgen.models.vae import VideoVAE
 from vidgen.world.captions import caption, structured, structured_text
-from vidgen.world.render import object_boxes, render
+from vidgen.world.render import object_pixels, render
 from vidgen.world.scene import sample_scene
 
 SHARD = 500
@@ -228,18 +228,15 @@ class LatentCache:
         for k, clip in enumerate(self.clips):
             if clip["seed"] >= 0:  # the scene `build` rendered
                 scene = sample_scene(clip["seed"], "train", aspect=W / H, duration=duration)
-                boxes = object_boxes(scene, W, H, frames, fps)
-                masks[k] = torch.from_numpy(latent_cells(boxes, T, h, w, H // h, time_factor))
+                pixels = object_pixels(scene, W, H, frames, fps)
+                masks[k] = torch.from_numpy(latent_cells(pixels, time_factor, H // h))
         return masks
 
 
-def latent_cells(boxes, T: int, h: int, w: int, space: int, time_factor: int):
-    """Which latent cells (T, h, w) pixel boxes (objects, F, 4) touch: latent frame 0 holds
-    frame 0, latent frame j >= 1 frames r(j-1)+1 to rj; a cell is space x space pixels."""
-    cells = np.zeros((T, h, w), bool)
-    for obj in boxes:
-        for f, (x0, y0, x1, y1) in enumerate(obj):
-            j0, i0 = max(int(x0 // space), 0), max(int(y0 // space), 0)
-            j1, i1 = min(int(-(-x1 // space)), w), min(int(-(-y1 // space)), h)
-            cells[-(-f // time_factor), i0:i1, j0:j1] = True
-    return cells
+def latent_cells(pixels: np.ndarray, time_factor: int, space: int) -> np.ndarray:
+    """(F, H, W) bool pixels -> (T, H/space, W/space): a latent cell is set where any of its
+    pixels is, frames grouped as the encoder folds them (frame 0 alone, then groups of r)."""
+    r = time_factor
+    x = np.concatenate([np.repeat(pixels[:1], r - 1, 0), pixels])
+    F, H, W = x.shape
+    return x.reshape(F // r, r, H // space, space, W // space, space).any((1, 3, 5))
