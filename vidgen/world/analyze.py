@@ -20,6 +20,7 @@ PALETTE = tuple(COLORS)
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 FLAT_TOL = 0.035  # border spread below which the backdrop counts as one flat colour
 COLOR_TOL = 0.16  # RGB distance to the nearest named colour
+CLEAN = 0.3  # an object's core is within CLEAN * tol of its colour (a quarter of it at least)
 TONE_TOL = 0.05  # the same without colour (black and white, sepia): tones are one-dimensional
 MIN_FEATURES = 12  # fewer background corners than this: a flat backdrop, the camera reads static
 MAX_GAP = 6  # frames an object may vanish (occluded, merged) and still be the same track
@@ -129,7 +130,7 @@ def _stands_out(dist: np.ndarray, mask: np.ndarray, box: tuple, tol: float) -> b
     x0, y0, x1, y1 = max(x - 3, 0), max(y - 3, 0), min(x + w + 3, W), min(y + h + 3, H)
     m = mask[y0:y1, x0:x1].astype(np.uint8)
     ring = cv2.dilate(m, np.ones((5, 5), np.uint8)).astype(bool) & ~m.astype(bool)
-    clean = (dist[y0:y1, x0:x1][m.astype(bool)] < 0.3 * tol).mean()
+    clean = (dist[y0:y1, x0:x1][m.astype(bool)] < CLEAN * tol).mean()
     around = np.median(dist[y0:y1, x0:x1][ring]) if ring.any() else 1.0
     return bool(clean > 0.25 and around > 0.6 * tol)
 
