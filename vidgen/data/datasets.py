@@ -43,9 +43,14 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
 
 
+def world_scene(seed: int, frames: int, fps: float, split: str = "train"):
+    """The seeded square world scene a clip of `frames` frames at `fps` shows."""
+    return sample_scene(seed, split, aspect=1.0, duration=max(frames - 1, 1) / fps)
+
+
 def world_clip(seed: int, size: int, frames: int, fps: float, split: str = "train"):
     """(video tensor, caption) for one seeded world scene."""
-    scene = sample_scene(seed, split, aspect=1.0, duration=max(frames - 1, 1) / fps)
+    scene = world_scene(seed, frames, fps, split)
     video, _ = render(scene, size, size, frames, fps)
     return to_tensor(video), caption(scene)
 
@@ -166,8 +171,7 @@ def vae_batch(
         elif u < photo_fraction + clip_fraction:
             items.append(real_clip(rng, size, frames))
         else:
-            duration = max(frames - 1, 1) / 8.0  # as world_clip samples it
-            scene = sample_scene(rng.randrange(2**31), "train", aspect=1.0, duration=duration)
+            scene = world_scene(rng.randrange(2**31), frames, 8.0)
             items.append(to_tensor(render(scene, size, size, frames, 8.0)[0]))
             objects[k] = torch.from_numpy(object_pixels(scene, size, size, frames, 8.0))
     return torch.stack(items), objects
