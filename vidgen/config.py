@@ -49,6 +49,9 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     # the default's encoder (so its latents) with a decoder that ends at full time and half
     # space resolution instead of a quarter: `--set init=<default vae> --set freeze_encoder=true`
     "default_wide_dec": VAEConfig(dec_widths=(192, 128, 64), dec_blocks=2),
+    # twice the latent channels (compression 20 instead of 41); widens a default VAE losslessly:
+    # `--set init=<default vae>` starts from its reconstructions
+    "default_c32": VAEConfig(latent_channels=32),
 }
 
 

@@ -97,3 +97,32 @@ def test_a_new_decoder_trains_on_a_given_encoder(tmp_path, monkeypatch):
         torch.testing.assert_close(task.model.encoder.state_dict()[k], v)
     with pytest.raises(ValueError, match="freeze_encoder=true"):
         tasks.vae_task(config.TrainVAEConfig(vae="finer", init=init))
+
+
+def test_widening_the_latents_keeps_reconstructions_and_trains_the_new_channels(
+    vae, tmp_path, monkeypatch
+):
+    from vidgen import config
+    from vidgen.models.vae import vae_meta
+    from vidgen.training import checkpoint, tasks
+
+    checkpoint.save(tmp_path / "vae.safetensors", vae.state_dict(), vae_meta(vae.cfg))
+    wide = dataclasses.replace(VAE_PRESETS["tiny"], latent_channels=12)
+    monkeypatch.setitem(config.VAE_PRESETS, "wide", wide)
+    init = str(tmp_path / "vae.safetensors")
+    model = tasks.vae_task(config.TrainVAEConfig(vae="wide", init=init)).model.eval()
+    x = torch.randn(1, 3, 9, 32, 32)
+    with torch.no_grad():
+        z, logvar = model.encode(x)
+        z0, logvar0 = vae.encode(x)
+        torch.testing.assert_close(z[:, :8], z0)
+        torch.testing.assert_close(logvar[:, :8], logvar0)
+        torch.testing.assert_close(model.decode(z), vae.decode(z0))
+    assert z[:, 8:].abs().sum() > 0  # the new channels carry an encoding the decoder can learn
+    y, _ = model(x)
+    (y - x).pow(2).mean().backward()
+    assert model.decoder.conv_in.weight.grad[:, 8:].abs().sum() > 0
+    narrow = dataclasses.replace(VAE_PRESETS["tiny"], widths=(16, 32), latent_channels=12)
+    monkeypatch.setitem(config.VAE_PRESETS, "narrow", narrow)
+    with pytest.raises(ValueError, match="otherwise the same config"):
+        tasks.vae_task(config.TrainVAEConfig(vae="narrow", init=init))

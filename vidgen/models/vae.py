@@ -173,6 +173,31 @@ class VideoVAE(nn.Module):
         return self.decoder(z), kl
 
 
+def widen_latents(model: VideoVAE, init: VideoVAE) -> None:
+    """Load `init`, which has fewer latent channels, into `model` so it decodes the same videos.
+
+    The old channels keep their weights; the new ones start from the model's own random encoder
+    rows and from zero decoder columns, so training starts at init's reconstructions and the
+    new channels take on what they can add.
+    """
+    c, n = init.cfg.latent_channels, model.cfg.latent_channels
+    if dataclasses.replace(init.cfg, latent_channels=n) != model.cfg or c > n:
+        raise ValueError(
+            f"init: a VAE with {c} latent channels and otherwise the same config is needed "
+            f"to widen to {n}"
+        )
+    own = model.state_dict()
+    for k, v in init.state_dict().items():
+        if k.startswith("encoder.conv_out."):  # mean rows, then logvar rows
+            own[k][:c], own[k][n : n + c] = v[:c], v[c:]
+        elif k == "decoder.conv_in.weight":  # (out, in, 1, 3, 3): new inputs read nothing yet
+            own[k].zero_()
+            own[k][:, :c] = v
+        else:
+            own[k] = v
+    model.load_state_dict(own)
+
+
 def vae_meta(cfg: VAEConfig) -> dict:
     """What a VAE weights file says about itself, so it loads without knowing its preset."""
     widths = {"widths": list(cfg.widths), "dec_widths": list(cfg.dec_widths)}
