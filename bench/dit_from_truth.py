@@ -20,28 +20,22 @@ import torch
 from vidgen.data.datasets import to_tensor
 from vidgen.diffusion import flow
 from vidgen.pipelines.pipeline import Engine
-from vidgen.world.bench import load_suite, report, score_clip
-from vidgen.world.render import render
-from vidgen.world.scene import Scene
+from vidgen.world.bench import load_suite, render_item, report, score_clip
 
 DIMS = ("color", "shape", "motion", "direction", "camera", "background")
 
 
 @torch.no_grad()
-def from_truth(eng: Engine, z0: torch.Tensor, prompt: str, t0: float, steps: int, g: float, seed):
+def from_truth(eng: Engine, z0: torch.Tensor, conds: tuple, t0: float, steps: int, g: float, seed):
     """Frames (F, H, W, 3) uint8 denoised by the engine's loop from the truth noised to t0."""
-    s, m, p = eng.text.encode([prompt, ""])
-    fps = torch.tensor([eng.spec.native_fps])
-    cond = {"text": s[:1], "text_mask": m[:1], "pooled": p[:1], "fps": fps}
-    uncond = {"text": s[1:], "text_mask": m[1:], "pooled": p[1:], "fps": fps}
-    _, _, T, H, W = z0.shape
-    full = flow.schedule(steps, flow.shift_for(T * H * W, eng.shift))
+    if t0 == 0:
+        return eng.decode(z0)
+    full = eng.schedule(steps, z0.shape[1:])
     ts = torch.cat([torch.tensor([t0]), full[full < t0]])
     eps = torch.randn(z0.shape, generator=torch.Generator().manual_seed(seed))
     x = flow.noised(z0, eps, torch.tensor([t0]))
-    pinned = torch.zeros(T, dtype=torch.bool)
-    z = eng.denoise(x, ts, cond, uncond, g, pinned, torch.zeros_like(z0)) if t0 > 0 else z0
-    return eng.decode(z)
+    pinned = torch.zeros(z0.shape[2], dtype=torch.bool)
+    return eng.decode(eng.denoise(x, ts, *conds, g, pinned, torch.zeros_like(z0)))
 
 
 def main() -> None:
@@ -64,11 +58,10 @@ def main() -> None:
     items = s["items"][:: max(1, len(s["items"]) // args.prompts)][: args.prompts]
     scores: dict[float, list] = {t: [] for t in t0s}
     for i, it in enumerate(items):
-        scene = Scene.from_dict(it["scene"])
-        video, _ = render(scene, s["width"], s["height"], s["frames"], s["fps"])
-        z0 = eng.encode(to_tensor(video)[None])
+        z0 = eng.encode(to_tensor(render_item(s, it))[None])
+        conds = eng.conditions(it["prompt"])
         for t in t0s:
-            frames = from_truth(eng, z0, it["prompt"], t, args.steps, args.guidance, seed=i)
+            frames = from_truth(eng, z0, conds, t, args.steps, args.guidance, seed=i)
             scores[t].append(score_clip(frames, s["fps"], it["prompt"]))
     out = {}
     for t, clips in scores.items():

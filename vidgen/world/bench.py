@@ -21,7 +21,7 @@ import numpy as np
 from vidgen.world import analyze as A
 from vidgen.world.backgrounds import render_background
 from vidgen.world.captions import Expected, parse
-from vidgen.world.render import NEON_BACKDROP, SEPIA, grade
+from vidgen.world.render import NEON_BACKDROP, SEPIA, grade, render
 from vidgen.world.scene import BACKGROUNDS, DIRECTIONS, Scene
 
 DIMENSIONS = (
@@ -394,3 +394,9 @@ def contact_sheet(
 
 def load_suite(path: str | Path = SUITE_PATH) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def render_item(suite: dict, item: dict) -> np.ndarray:
+    """The ground-truth frames (F, H, W, 3) uint8 of one suite item, at the suite's size."""
+    scene = Scene.from_dict(item["scene"])
+    return render(scene, suite["width"], suite["height"], suite["frames"], suite["fps"])[0]
