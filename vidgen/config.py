@@ -134,6 +134,10 @@ class TrainDiTConfig:
     # latent cells an object touches weigh 1 + object_weight in the loss (world data): the
     # best prediction per cell is unchanged, the model's capacity shifts to the objects
     object_weight: float = 0.0
+    # steps that train on images instead: each clip's first latent frame (the causal encoder
+    # made it from frame 0 alone), as many clips as give the same tokens as a video batch
+    image_fraction: float = 0.0
+    init: str = ""  # start from these weights (a dit.safetensors) when the run has no checkpoint
     cfg_drop: float = 0.1  # prompts dropped to "" so guidance has an unconditional model
     pin_prob: float = 0.2  # clips trained as image-to-video (latent frame 0 pinned at t = 0)
     structured_prob: float = 0.25  # captions given in the structured form

@@ -254,3 +254,31 @@ def test_compiled_training_matches_eager_closely(tmp_path):
     ]
     assert logs[1][-1]["step"] == 3
     assert abs(logs[0][-1]["loss"] - logs[1][-1]["loss"]) < 1e-3 * max(1.0, logs[0][-1]["loss"])
+
+
+def test_dit_fine_tunes_from_init_and_trains_on_first_frames_as_images(tmp_path):
+    """init= starts from a dit.safetensors (its weights and latent units); image_fraction=1
+    trains on each clip's first latent frame; a mismatched init or fraction is refused."""
+    _train(tmp_path / "vae", 1)
+    cache = ("--set", f"cache={tmp_path / 'cache'}")
+    _train_dit(tmp_path, tmp_path / "a", *cache, "--steps", 1)
+    a = tmp_path / "a" / "dit.safetensors"
+    _train_dit(tmp_path, tmp_path / "b", *cache, "--steps", 1, "--set", f"init={a}",
+               "--set", "lr=0")  # fmt: skip
+    (wa, ma), (wb, mb) = checkpoint.load(a), checkpoint.load(tmp_path / "b" / "dit.safetensors")
+    assert all((wa[k] == wb[k]).all() for k in wa)  # nothing learned at lr 0: init's weights
+    assert (ma["latent_mean"], ma["latent_scale"]) == (mb["latent_mean"], mb["latent_scale"])
+    losses = []
+    for f in (0, 1):
+        _train_dit(tmp_path, tmp_path / f"i{f}", *cache, "--steps", 1,
+                   "--set", f"image_fraction={f}")  # fmt: skip
+        losses.append(json.loads((tmp_path / f"i{f}" / "log.jsonl").read_text())["loss"])
+    assert losses[0] != losses[1] and min(losses) > 0
+    r = _train_dit(tmp_path, tmp_path / "x", *cache, "--set", "image_fraction=1.5", check=False)
+    assert r.returncode == 2 and "image_fraction must be in [0, 1], got 1.5" in r.stderr
+    r = _train_dit(tmp_path, tmp_path / "y", *cache, "--set", f"init={a}",
+                   "--set", "latent_norm=channel", check=False)  # fmt: skip
+    assert r.returncode == 2 and "was trained with latent_norm 'global'" in r.stderr
+    vae = tmp_path / "vae" / "vae.safetensors"
+    r = _train_dit(tmp_path, tmp_path / "z", *cache, "--set", f"init={vae}", check=False)
+    assert r.returncode == 2 and "is not a transformer with config" in r.stderr

@@ -91,6 +91,8 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError(f"latent_norm must be global or channel, got {cfg.latent_norm!r}")
     if not 0 <= cfg.object_weight <= 100:
         raise ValueError(f"object_weight must be in [0, 100], got {cfg.object_weight}")
+    if not 0 <= cfg.image_fraction <= 1:
+        raise ValueError(f"image_fraction must be in [0, 1], got {cfg.image_fraction}")
     if not 0.1 <= cfg.shift <= 20:
         raise ValueError(f"shift must be in [0.1, 20], got {cfg.shift}")
     from vidgen.world.bench import load_suite
@@ -121,25 +123,31 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
             for b, c in caches.items()
         }
     mean, std = caches[cfg.buckets[0]].stats(per_channel=cfg.latent_norm == "channel")
-    mean_t, std_t = latent_stat(mean), latent_stat(std)
     dcfg = DIT_PRESETS[cfg.dit]
     if dcfg.latent_channels != vae.cfg.latent_channels:
         dcfg = type(dcfg)(**{**asdict(dcfg), "latent_channels": vae.cfg.latent_channels})
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = DiT(dcfg)
-    fps = torch.full((cfg.batch,), cfg.fps)
+    if cfg.init:  # a fine-tune keeps the weights and the latent units they were trained in
+        mean, std = load_init(model, cfg.init, cfg.latent_norm)
+    mean_t, std_t = latent_stat(mean), latent_stat(std)
     empty = text.entries([""])[0]  # the unconditional prompt
 
     def batch(rng: random.Random, step: int):
         bucket = rng.choices(cfg.buckets, weights=cfg.bucket_weights)[0]
-        z, caps, ids = caches[bucket].batch(rng, cfg.batch, cfg.structured_prob)
+        images = cfg.image_fraction > 0 and rng.random() < cfg.image_fraction
+        T = caches[bucket].latents.shape[2]
+        n = cfg.batch * T if images else cfg.batch  # the same number of tokens either way
+        z, caps, ids = caches[bucket].batch(rng, n, cfg.structured_prob)
         drop = [rng.random() < cfg.cfg_drop for _ in caps]  # dropped to the empty prompt
         stored = caches[bucket].embeddings(ids)
         s, m, p = collate([empty if d else e for d, e in zip(drop, stored, strict=True)])
-        pinned = torch.tensor([rng.random() < cfg.pin_prob for _ in caps])
+        pinned = torch.tensor([rng.random() < cfg.pin_prob and not images for _ in caps])
         weight = torch.ones(z.shape[0], *z.shape[2:])  # (B, T, h, w)
         if masks[bucket] is not None:
             weight += cfg.object_weight * masks[bucket][[i for i, _ in ids]]
+        if images:
+            z, weight = z[:, :, :1], weight[:, :1]
         return (z - mean_t) / std_t, s, m, p, pinned, weight
 
     def loss(net, b, gen: torch.Generator):
@@ -148,7 +156,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         t = flow.sample_t(B, gen, flow.shift_for(T * H * W, cfg.shift))[:, None].repeat(1, T)
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
         eps = torch.randn(z0.shape, generator=gen)
-        pred = net(flow.noised(z0, eps, t), t, s, m, p, fps[:B]).float()
+        pred = net(flow.noised(z0, eps, t), t, s, m, p, torch.full((B,), cfg.fps)).float()
         err = (pred - flow.target(z0, eps)).pow(2).mean(dim=1)  # (B, T, h, w)
         keep = (t > 0).float()[:, :, None, None] * weight
         total = (err * keep).sum() / keep.sum()
@@ -195,3 +203,20 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         eval_every=cfg.eval_every,
         fixed=("dit", "latent_norm"),
     )
+
+
+def load_init(model, path: str, latent_norm: str) -> tuple[float | list, float | list]:
+    """Load a dit.safetensors of the same preset into `model`; its latent mean and scale."""
+    from dataclasses import asdict
+
+    from vidgen.training import checkpoint
+
+    tensors, meta = checkpoint.load(path)
+    if meta.get("kind") != "dit" or meta.get("dit_config") != asdict(model.cfg):
+        raise ValueError(f"init: {path} is not a transformer with config {asdict(model.cfg)}")
+    mean, std = meta["latent_mean"], meta["latent_scale"]
+    if isinstance(mean, list) != (latent_norm == "channel"):
+        was = "channel" if isinstance(mean, list) else "global"
+        raise ValueError(f"init: {path} was trained with latent_norm {was!r}, not {latent_norm!r}")
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return mean, std
