@@ -135,6 +135,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
 
     def batch(rng: random.Random, step: int):
         bucket = rng.choices(cfg.buckets, weights=cfg.bucket_weights)[0]
+        # no draw without image steps: such runs see the batches they saw before the option
         images = cfg.image_fraction > 0 and rng.random() < cfg.image_fraction
         T = caches[bucket].latents.shape[2]
         n = cfg.batch * T if images else cfg.batch  # the same number of tokens either way
