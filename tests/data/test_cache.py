@@ -72,3 +72,23 @@ def test_object_masks_cover_every_pixel_an_object_changes(tmp_path):
         assert not (cells & ~mask.numpy()).any()
         seen += int(cells.sum())
     assert seen  # some objects are on screen
+
+
+def test_processes_share_the_shards_and_build_what_one_process_builds(tmp_path, monkeypatch):
+    """part=(rank, world): each process under torchrun builds every world-th shard; together
+    they write the same cache as one process, and each encodes only its own shards' captions."""
+    monkeypatch.setattr(cache, "SHARD", 2)
+    torch.manual_seed(0)
+    vae = VideoVAE(VAE_PRESETS["tiny"])
+    quiet = {"frames": 9, "fps": 8.0, "log": lambda _: None}
+    one = cache.build(vae, tmp_path / "one", "64x32", clips=5, **quiet)
+    assert [p.name for p in one] == [f"64x32_{k:05d}.safetensors" for k in range(3)]
+    two = tmp_path / "two"
+    paths = cache.build(vae, two, "64x32", clips=5, part=(1, 2), **quiet)
+    assert [p.name for p in paths] == [p.name for p in one]  # every shard, built here or not
+    assert [p.name for p in sorted(two.glob("64x32_*"))] == ["64x32_00001.safetensors"]
+    cache.encode_captions(two, "64x32", TextEncoder(), log=lambda _: None, paths=paths[1::2])
+    assert [p.name for p in two.glob("*.text.safetensors")] == ["64x32_00001.text.safetensors"]
+    cache.build(vae, two, "64x32", clips=5, part=(0, 2), **quiet)
+    a, b = cache.LatentCache(tmp_path / "one", "64x32"), cache.LatentCache(two, "64x32")
+    assert a.clips == b.clips and torch.equal(a.latents, b.latents)

@@ -207,6 +207,36 @@ def test_two_process_ddp_matches_one_process_with_accumulation():
     assert train_speed.ddp_vs_accumulation(3) < 1e-4
 
 
+def test_two_process_dit_shares_the_cache_build_then_trains(tmp_path):
+    """Under torchrun each DiT process builds its share of the latent cache (here one bucket's
+    shard each), waits for the whole cache, and they train together."""
+    import os
+    import subprocess
+
+    sys.path.insert(0, "bench")
+    from train_speed import free_port
+
+    _train(tmp_path / "vae", 1)
+    cache, out = tmp_path / "cache", tmp_path / "dit"
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", str(free_port()), "--tee", "3",
+         "-m", "vidgen.studio.cli", "train", "dit", "--config", "configs/dit_tiny.yaml",
+         "--set", f"vae={tmp_path / 'vae' / 'vae.safetensors'}", "--set", f"cache={cache}",
+         "--set", "buckets=[32x32, 64x32]", "--set", "bucket_weights=[1, 1]",
+         "--steps", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    built = {line.split("]:")[0][-1]: line for line in r.stdout.splitlines() if "cache " in line}
+    assert "cache 32x32" in built["0"] and "cache 64x32" in built["1"], r.stdout[-3000:]
+    for b in ("32x32", "64x32"):
+        assert (cache / f"{b}_00000.safetensors").is_file()
+        assert (cache / f"{b}_00000.text.safetensors").is_file()
+    steps = [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()]
+    assert steps[-1] == 2
+
+
 def test_dit_trains_on_a_folder_of_captioned_clips(tmp_path):
     """A user's own footage: clips with a caption .txt beside each."""
     from vidgen.io.video import write_mp4

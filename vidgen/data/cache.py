@@ -50,14 +50,17 @@ def build(
     fps: float,
     seed0: int = 0,
     log=print,
-) -> None:
-    """Encode `clips` training scenes at `bucket` (WxH) into shards; resumes where it stopped."""
+    part: tuple[int, int] = (0, 1),
+) -> list[Path]:
+    """Encode `clips` training scenes at `bucket` (WxH) into shards; resumes where it stopped.
+    part (rank, world): build every world-th shard from the rank-th (processes under torchrun
+    share the work). Returns the paths of all the bucket's shards, built here or not."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     w, h = (int(v) for v in bucket.split("x"))
-    for k in range(-(-clips // SHARD)):
-        path = out / _shard_name(bucket, k)
-        if path.is_file():
+    paths = [out / _shard_name(bucket, k) for k in range(-(-clips // SHARD))]
+    for k, path in enumerate(paths):
+        if path.is_file() or k % part[1] != part[0]:
             continue
         lat, meta = [], []
         for i in range(min(SHARD, clips - k * SHARD)):
@@ -70,14 +73,22 @@ def build(
             meta.append({"seed": seed, "captions": caps})
             lat.append(to_tensor(video))
         _write_shard(vae, path, lat, meta)
-        log(f"cache {bucket}: shard {k + 1}/{-(-clips // SHARD)}")
+        log(f"cache {bucket}: shard {k + 1}/{len(paths)}")
+    return paths
 
 
 @torch.no_grad()
 def build_folder(
-    vae: VideoVAE, folder: str | Path, out: str | Path, bucket: str, frames: int, log=print
-) -> None:
-    """Encode a user's folder of captioned clips (centre-cropped to the bucket) into shards."""
+    vae: VideoVAE,
+    folder: str | Path,
+    out: str | Path,
+    bucket: str,
+    frames: int,
+    log=print,
+    part: tuple[int, int] = (0, 1),
+) -> list[Path]:
+    """Encode a user's folder of captioned clips (centre-cropped to the bucket) into shards;
+    part and the paths returned as for `build`."""
     from vidgen.data.datasets import FolderDataset
 
     out = Path(out)
@@ -86,14 +97,15 @@ def build_folder(
     if w != h:
         raise ValueError(f"folder data is trained square; bucket {bucket} is not")
     ds = FolderDataset(folder, w, frames)
-    for k in range(-(-len(ds) // SHARD)):
-        path = out / _shard_name(bucket, k)
-        if path.is_file():
+    paths = [out / _shard_name(bucket, k) for k in range(-(-len(ds) // SHARD))]
+    for k, path in enumerate(paths):
+        if path.is_file() or k % part[1] != part[0]:
             continue
         items = [ds[i] for i in range(k * SHARD, min(len(ds), (k + 1) * SHARD))]
         meta = [{"seed": -1, "captions": [c, c]} for _, c in items]  # one caption, no variants
         _write_shard(vae, path, [v for v, _ in items], meta)
-        log(f"cache {folder}: shard {k + 1}/{-(-len(ds) // SHARD)}")
+        log(f"cache {folder}: shard {k + 1}/{len(paths)}")
+    return paths
 
 
 def _write_shard(vae: VideoVAE, path: Path, videos: list[torch.Tensor], meta: list) -> None:
@@ -110,11 +122,14 @@ def _write_shard(vae: VideoVAE, path: Path, videos: list[torch.Tensor], meta: li
 
 
 @torch.no_grad()
-def encode_captions(root: str | Path, bucket: str, encoder, log=print) -> None:
+def encode_captions(
+    root: str | Path, bucket: str, encoder, log=print, paths: list[Path] | None = None
+) -> None:
     """Write each shard's caption embeddings beside it, once: `states` (total tokens, D) bf16
     (what the transformer's text projection reads under autocast), `lengths` (captions,) and
-    `pooled` (captions, D), clip by clip in metadata order. Resumes where it stopped."""
-    paths = _shards(root, bucket)
+    `pooled` (captions, D), clip by clip in metadata order. Resumes where it stopped.
+    paths: only these shards (default: all of the bucket's)."""
+    paths = _shards(root, bucket) if paths is None else paths
     for k, path in enumerate(paths):
         out = text_path(path)
         if out.is_file():

@@ -75,7 +75,6 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     import os
     import time
     from dataclasses import asdict
-    from pathlib import Path
 
     from vidgen.data import cache as latent_cache
     from vidgen.diffusion import flow
@@ -102,19 +101,21 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError(f"eval_prompts must be in [1, {len(suite)}], got {cfg.eval_prompts}")
     vae = load_vae(cfg.vae)
     text = TextEncoder()
-    if os.environ.get("RANK", "0") == "0":
-        (Path(cfg.cache) / "complete").unlink(missing_ok=True)
-        for b, wt in zip(cfg.buckets, cfg.bucket_weights, strict=True):
-            if cfg.data == "world":
-                n = max(1, round(cfg.cache_clips * wt / sum(cfg.bucket_weights)))
-                latent_cache.build(vae, cfg.cache, b, n, cfg.frames, cfg.fps)
-            else:
-                latent_cache.build_folder(vae, cfg.data, cfg.cache, b, cfg.frames)
-            latent_cache.encode_captions(cfg.cache, b, text)
-        (Path(cfg.cache) / "complete").write_text(cfg.data)
-    else:  # the other ranks wait for rank 0's cache
-        while not (Path(cfg.cache) / "complete").is_file():
-            time.sleep(5)  # rank 0 builds the cache; the others load it once it is complete
+    # Every process (one, or each under torchrun) builds its share of the shards, counted
+    # across buckets, then waits until all are there with their captions (each appears whole).
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    shards: list = []
+    for b, wt in zip(cfg.buckets, cfg.bucket_weights, strict=True):
+        part = ((rank - len(shards)) % world, world)  # shard k here is number len(shards) + k
+        if cfg.data == "world":
+            n = max(1, round(cfg.cache_clips * wt / sum(cfg.bucket_weights)))
+            paths = latent_cache.build(vae, cfg.cache, b, n, cfg.frames, cfg.fps, part=part)
+        else:
+            paths = latent_cache.build_folder(vae, cfg.data, cfg.cache, b, cfg.frames, part=part)
+        latent_cache.encode_captions(cfg.cache, b, text, paths=paths[part[0] :: world])
+        shards += paths
+    while not all(p.is_file() and latent_cache.text_path(p).is_file() for p in shards):
+        time.sleep(5)
     caches = {b: latent_cache.LatentCache(cfg.cache, b) for b in cfg.buckets}
     masks = dict.fromkeys(cfg.buckets)  # per clip, the latent cells its objects touch
     if cfg.object_weight:
