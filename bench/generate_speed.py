@@ -5,7 +5,8 @@
 Prints one JSON object: video_s (seconds of video made), warm_s (model loaded), cold_s (a fresh
 `vidgen generate` process), stages (text, denoise, decode, interpolate, encode), the DiT
 forward's counted FLOP/s over this CPU's float32 matmul peak measured in the same run
-(dit_fraction_of_peak), and peak_rss_mb. With no trained model, random weights of the default
+(dit_fraction_of_peak, eager as `vidgen generate` runs it; dit_compiled_fraction_of_peak
+through torch.compile), and peak_rss_mb. With no trained model, random weights of the default
 presets stand in (the timing does not depend on the weights; "weights" says which).
 """
 
@@ -35,8 +36,12 @@ def matmul_peak_fp32(n: int = 2048, reps: int = 10) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t)
 
 
-def dit_flops_per_s(engine: Engine, x, t, cond) -> tuple[float, float]:
+def dit_flops_per_s(engine: Engine, x, t, cond, forward=None) -> tuple[float, float]:
+    """Counted FLOP/s and seconds of one transformer forward, timed through `forward`
+    (default: the eager module, as `vidgen generate` runs it; or a compiled one)."""
     from torch.utils.flop_counter import FlopCounterMode
+
+    forward = engine.dit if forward is None else forward
 
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         engine.dit(x, t, **cond)
@@ -45,10 +50,10 @@ def dit_flops_per_s(engine: Engine, x, t, cond) -> tuple[float, float]:
         torch.no_grad(),
         torch.autocast("cpu", dtype=torch.bfloat16, enabled=engine.dtype == torch.bfloat16),
     ):
-        engine.dit(x, t, **cond)
+        forward(x, t, **cond)
         reps, start = 10, time.perf_counter()
         for _ in range(reps):
-            engine.dit(x, t, **cond)
+            forward(x, t, **cond)
         dt = (time.perf_counter() - start) / reps
     return flops / dt, dt
 
@@ -110,6 +115,8 @@ def main() -> None:
     x = torch.randn(2, engine.vae.cfg.latent_channels, 5, 128 // sf, 128 // sf)
     tt = torch.rand(2)
     dit_fps, dit_s = dit_flops_per_s(engine, x, tt, cond)
+    # torch.compile's fused kernels: what `compile: true` gives (the bar allows compilation)
+    comp_fps, comp_s = dit_flops_per_s(engine, x, tt, cond, torch.compile(engine.dit))
     print(
         json.dumps(
             {
@@ -122,6 +129,8 @@ def main() -> None:
                 "dit_gflops": round(dit_fps / 1e9, 1),
                 "fp32_matmul_peak_gflops": round(peak / 1e9, 1),
                 "dit_fraction_of_peak": round(dit_fps / peak, 3),
+                "dit_compiled_forward_ms": round(comp_s * 1000, 2),
+                "dit_compiled_fraction_of_peak": round(comp_fps / peak, 3),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "dtype": "bfloat16",
                 "threads": torch.get_num_threads(),
