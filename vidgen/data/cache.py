@@ -59,8 +59,9 @@ def build(
     out.mkdir(parents=True, exist_ok=True)
     w, h = (int(v) for v in bucket.split("x"))
     paths = [out / _shard_name(bucket, k) for k in range(-(-clips // SHARD))]
-    for k, path in enumerate(paths):
-        if path.is_file() or k % part[1] != part[0]:
+    for k in range(len(paths))[part[0] :: part[1]]:  # this process's share
+        path = paths[k]
+        if path.is_file():
             continue
         lat, meta = [], []
         for i in range(min(SHARD, clips - k * SHARD)):
@@ -98,8 +99,9 @@ def build_folder(
         raise ValueError(f"folder data is trained square; bucket {bucket} is not")
     ds = FolderDataset(folder, w, frames)
     paths = [out / _shard_name(bucket, k) for k in range(-(-len(ds) // SHARD))]
-    for k, path in enumerate(paths):
-        if path.is_file() or k % part[1] != part[0]:
+    for k in range(len(paths))[part[0] :: part[1]]:  # this process's share
+        path = paths[k]
+        if path.is_file():
             continue
         items = [ds[i] for i in range(k * SHARD, min(len(ds), (k + 1) * SHARD))]
         meta = [{"seed": -1, "captions": [c, c]} for _, c in items]  # one caption, no variants
