@@ -26,6 +26,16 @@ def test_same_seed_same_frames(tiny_model):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+def test_compiled_engine_makes_the_eager_frames(tiny_model):
+    # --compile runs the transformer through torch.compile with frozen (prepacked) weights
+    eager, compiled = Engine.load(str(tiny_model)), Engine.load(str(tiny_model), compile=True)
+    assert compiled.forward is not compiled.dit
+    req = Request("a red ball moves left", width=32, height=32, seconds=1.0, steps=3, seed=7)
+    a, b = eager.generate(req).frames, compiled.generate(req).frames
+    assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 2
+    assert not np.array_equal(a, eager.generate(Request(**{**req.__dict__, "seed": 8})).frames)
+
+
 def test_image_to_video_pins_frame_zero(tiny_model):
     eng = Engine.load(str(tiny_model))
     image = np.full((1, 32, 32, 3), 200, np.uint8)

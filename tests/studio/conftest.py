@@ -18,8 +18,9 @@ from tests.helpers import free_port, make_tiny_model
 class Server:
     """`vidgen serve` in a subprocess; `start()` again after `stop()` keeps the data."""
 
-    def __init__(self, data, model, workers: int = 1, redis: str | None = None, **env):
+    def __init__(self, data, model, workers=1, redis=None, args: tuple[str, ...] = (), **env):
         self.data, self.model, self.workers, self.redis = data, model, workers, redis
+        self.args = list(args)  # more `vidgen serve` flags
         self.env = {**os.environ, **{f"VIDGEN_{k.upper()}": str(v) for k, v in env.items()}}
         self.env["OMP_NUM_THREADS"] = "1"  # a server and its workers share the 2 cores
         self.port = free_port()
@@ -33,6 +34,7 @@ class Server:
                "--workers", str(self.workers), "--precision", "float32"]  # fmt: skip
         if self.redis:
             cmd += ["--redis", self.redis]
+        cmd += self.args
         self.log = open(self.data.parent / f"serve-{self.port}.log", "a")
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=self.log, text=True, env=self.env

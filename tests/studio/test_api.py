@@ -277,3 +277,28 @@ def test_verify_route_reports_c2pa_recipe_and_watermark(client, server, tmp_path
     assert r.status_code == 200 and r.json()["c2pa"] == "tampered"
     r = httpx.post(url, headers=h, files={"file": ("x.mp4", b"not a video", "video/mp4")})
     assert r.status_code == 400 and r.json()["error"]["param"] == "file"
+
+
+def test_compiling_workers_serve_the_eager_frames(server, tiny_model, tmp_path):
+    """`vidgen serve --compile`: workers compile the transformer as they start (for the API's
+    default size, which this job asks for), and make the video an eager worker makes."""
+    from tests.studio.conftest import Server
+
+    def make(s, seed):
+        body = {"prompt": "a red ball moves left", "size": "128x128", "seconds": 1, "seed": seed}
+        v = httpx.post(s.url + "/v1/videos", headers=s.headers(), json=body).json()
+        v = s.wait(v["id"], timeout=180)
+        assert v["status"] == "completed", v.get("error")
+        mp4 = httpx.get(f"{s.url}/v1/videos/{v['id']}/content", headers=s.headers())
+        (tmp_path / "v.mp4").write_bytes(mp4.content)
+        return v["recipe"]["compile"], read_video(tmp_path / "v.mp4")[0].astype(int)
+
+    compiled = Server(tmp_path / "data", tiny_model, args=("--compile",)).start()
+    try:
+        flag, frames = make(compiled, 4)
+    finally:
+        compiled.stop()
+    (eager_flag, eager), (_, again) = make(server, 4), make(server, 4)
+    assert flag and not eager_flag and frames.shape == eager.shape
+    # each video carries its own watermark, so two eager videos differ too
+    assert np.abs(frames - eager).mean() <= np.abs(again - eager).mean() + 0.5

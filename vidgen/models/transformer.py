@@ -93,9 +93,10 @@ class Attention(nn.Module):
 
     def forward(self, x, context=None, rope=None, mask=None) -> torch.Tensor:
         ctx = x if context is None else context
-        q = rearrange(self.q(x), "b n (h d) -> b h n d", h=self.heads)
-        k, v = rearrange(self.kv(ctx), "b m (two h d) -> two b h m d", two=2, h=self.heads)
-        q, k = self.q_norm(q), self.k_norm(k)
+        # normalised while each head's d values are contiguous, then viewed as (B, heads, N, d)
+        q = self.q_norm(rearrange(self.q(x), "b n (h d) -> b n h d", h=self.heads))
+        k, v = rearrange(self.kv(ctx), "b m (two h d) -> two b m h d", two=2, h=self.heads)
+        q, k, v = q.transpose(1, 2), self.k_norm(k).transpose(1, 2), v.transpose(1, 2)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, M) bool

@@ -11,6 +11,7 @@ import typer
 from vidgen.studio.cli import _fail, app, keys_app
 
 Data = Annotated[Path, typer.Option("--data", help="data directory (jobs, keys, videos)")]
+COMPILE_HELP = "compile the transformer as a worker starts (about 30 s once; faster jobs)"
 
 
 @app.command("serve")
@@ -26,6 +27,7 @@ def serve_cmd(
     precision: Annotated[
         str, typer.Option(help="workers' precision: bfloat16 or float32")
     ] = "bfloat16",
+    compile: Annotated[bool, typer.Option("--compile", help=COMPILE_HELP)] = False,
 ) -> None:
     """The OpenAI-compatible video API, the web studio at /, and N workers."""
     import uvicorn
@@ -39,7 +41,7 @@ def serve_cmd(
         _fail(f"--precision must be bfloat16 or float32, got {precision!r}")
     setup_logging()
     settings = Settings(data=data, model=model, redis=redis, workers=workers,
-                        worker_precision=precision)  # fmt: skip
+                        worker_precision=precision, worker_compile=compile)  # fmt: skip
     keys = KeyStore(data)
     if not keys.list():  # first run: a key for the studio, shown once
         _, secret = keys.create("studio", admin=True)
@@ -64,6 +66,7 @@ def worker_cmd(
         float, typer.Option(help="seconds a job may take to finish on SIGTERM")
     ] = 30.0,
     lease: Annotated[float, typer.Option(help="heartbeat lease in seconds", min=1)] = 20.0,
+    compile: Annotated[bool, typer.Option("--compile", help=COMPILE_HELP)] = False,
 ) -> None:
     """Run jobs from the queue (SQLite in --data, or Redis) until SIGTERM."""
     import signal
@@ -73,7 +76,7 @@ def worker_cmd(
 
     setup_logging()
     try:
-        worker = Worker(data, model, redis, lease, grace, precision)
+        worker = Worker(data, model, redis, lease, grace, precision, compile)
     except Exception as e:  # an unreachable Redis, an unreadable data directory
         _fail(f"cannot start the worker: {e}")
     if worker_id:

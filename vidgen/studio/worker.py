@@ -80,10 +80,11 @@ class Worker:
         lease_s: float = 20.0,
         grace_s: float = 30.0,
         precision: str = "bfloat16",
+        compile: bool = False,
     ):
         self.data = Path(data)
         self.queue = open_queue(self.data, redis_url)
-        self.model, self.precision = model, precision
+        self.model, self.precision, self.compile = model, precision, compile
         self.lease_s, self.grace_s = lease_s, grace_s
         self.id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.stopping_at: float | None = None
@@ -93,10 +94,16 @@ class Worker:
         import torch
 
         from vidgen.pipelines.pipeline import Engine
+        from vidgen.pipelines.spec import Request
 
         t0 = time.perf_counter()
-        self.engine = Engine.load(self.model, dtype=getattr(torch, self.precision))
+        self.engine = Engine.load(
+            self.model, dtype=getattr(torch, self.precision), compile=self.compile
+        )
         self.engine.text.encode([""])  # load the text encoder now, not in the first job
+        if self.compile:  # compile for the API's default request now; other sizes when asked
+            seconds = min(Request.seconds, self.engine.spec.max_seconds)
+            self.engine.generate(Request("warm-up", seconds=seconds, steps=1))
         log_event(log, "worker.ready", worker=self.id, model=self.model,
                   load_s=round(time.perf_counter() - t0, 2))  # fmt: skip
 
@@ -196,7 +203,7 @@ class Worker:
             **out.recipe,
             "video_id": job["id"],
             "precision": self.precision,
-            "compile": False,
+            "compile": self.compile,
         }
         t0 = time.perf_counter()
         target = video_dir(self.data, job["id"])

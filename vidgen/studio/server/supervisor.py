@@ -39,6 +39,8 @@ class Supervisor:
                "--grace", str(s.grace_s), "--lease", str(s.lease_s)]  # fmt: skip
         if s.redis:
             cmd += ["--redis", s.redis]
+        if s.worker_compile:
+            cmd += ["--compile"]
         env = dict(os.environ)  # N workers share the cores instead of each taking them all
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // s.workers)))
         proc = self.procs[worker_id] = subprocess.Popen(cmd, env=env)
