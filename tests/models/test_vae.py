@@ -126,3 +126,25 @@ def test_widening_the_latents_keeps_reconstructions_and_trains_the_new_channels(
     monkeypatch.setitem(config.VAE_PRESETS, "narrow", narrow)
     with pytest.raises(ValueError, match="otherwise the same config"):
         tasks.vae_task(config.TrainVAEConfig(vae="narrow", init=init))
+
+
+def test_spatial_conv_is_the_3d_conv_and_trains_in_bf16():
+    from vidgen.models.vae import spatial_conv
+
+    torch.manual_seed(0)
+    conv = spatial_conv(192, 96, stride=2)
+    ref = torch.nn.Conv3d(192, 96, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+    ref.load_state_dict(conv.state_dict())
+    x = torch.randn(2, 192, 3, 16, 16)
+    assert torch.allclose(conv(x), ref(x), atol=1e-4)
+    # the case whose bf16 conv3d weight gradient came back NaN on an AMX CPU (one thread, 4
+    # images at 32x32; nn.Conv3d gave NaN 10 times in 10 there)
+    conv, threads = spatial_conv(192, 96), torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = conv(torch.randn(4, 192, 1, 32, 32))
+        y.float().square().mean().backward()
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.isfinite(conv.weight.grad).all() and conv.weight.grad.abs().sum() > 0

@@ -69,6 +69,31 @@ def test_learning_rate_warms_up_holds_then_decays_to_zero():
     assert learning_rate(TrainVAEConfig(lr=1.0, steps=100, warmup=10), 99) == 1.0  # no decay
 
 
+def test_a_non_finite_gradient_stops_training_before_it_reaches_the_weights(tmp_path):
+    import torch
+
+    from vidgen.config import TrainVAEConfig, load_yaml
+    from vidgen.training.tasks import vae_task
+    from vidgen.training.train import run
+
+    cfg = load_yaml(TrainVAEConfig, "configs/vae_tiny.yaml", steps=6, ckpt_every=2,
+                    out=str(tmp_path))  # fmt: skip
+    task = vae_task(cfg)
+    calls, loss = [0], task.loss
+
+    def nan_at_step_4(net, batch, gen):
+        calls[0] += 1
+        total, parts = loss(net, batch, gen)
+        return total * (float("nan") if calls[0] == 4 else 1.0), parts
+
+    task.loss = nan_at_step_4
+    with pytest.raises(FloatingPointError, match="step 4: the gradient is not finite"):
+        run(task)
+    for name in ("last", "vae"):  # the checkpoint at step 2, untouched by the NaN
+        tensors, meta = checkpoint.load(tmp_path / f"{name}.safetensors")
+        assert meta["step"] == 2 and all(torch.isfinite(t).all() for t in tensors.values())
+
+
 def test_vae_then_dit_then_export_then_generate(tmp_path):
     """The whole training path on tiny configs, ending in a playable video."""
     from vidgen.io.video import read_video

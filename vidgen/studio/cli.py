@@ -383,7 +383,10 @@ def train_cmd(
         check_resume(task)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
-    path = run(task, command=shlex.join(["vidgen", *sys.argv[1:]]))
+    try:
+        path = run(task, command=shlex.join(["vidgen", *sys.argv[1:]]))
+    except FloatingPointError as e:
+        _fail(str(e))
     typer.echo(f"weights: {path}")
 
 

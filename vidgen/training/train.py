@@ -131,6 +131,11 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
             for k, v in parts.items():
                 stats[k] = stats.get(k, 0.0) + v / task.accumulate
         grad = float(nn.utils.clip_grad_norm_(trainable, 1.0))
+        if not math.isfinite(grad):  # stop before a NaN reaches the weights, the EMA, a checkpoint
+            raise FloatingPointError(
+                f"step {step + 1}: the gradient is not finite (loss {stats.get('loss')}); "
+                f"nothing was updated, {last} holds the last checkpoint"
+            )
         opt.step()
         opt.zero_grad(set_to_none=True)
         ema_update(ema, model, ema_decay if step > cfg.warmup else 0.0)
