@@ -298,7 +298,9 @@ def test_compiling_workers_serve_the_eager_frames(server, tiny_model, tmp_path):
         flag, frames = make(compiled, 4)
     finally:
         compiled.stop()
-    (eager_flag, eager), (_, again) = make(server, 4), make(server, 4)
+    (eager_flag, eager), (_, other) = make(server, 4), make(server, 5)
     assert flag and not eager_flag and frames.shape == eager.shape
-    # each video carries its own watermark, so two eager videos differ too
-    assert np.abs(frames - eager).mean() <= np.abs(again - eager).mean() + 0.5
+    # each video carries its own watermark (two eager videos of one seed differ by 5 levels on
+    # average, another seed's by 21): the compiled worker makes this seed's video, not another
+    # (the engine test checks the frames before the watermark to within 2 levels)
+    assert np.abs(frames - eager).mean() < np.abs(other - eager).mean() / 2
