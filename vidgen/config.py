@@ -22,11 +22,6 @@ class VAEConfig:
     # the decoder's levels, coarsest first; empty: the encoder's in reverse. More levels than
     # the encoder's end at a finer resolution (a smaller depth-to-space patch at the output).
     dec_widths: tuple[int, ...] = ()
-    # A refinement stage after the decoder (0: none): its last features unfolded to every frame
-    # at twice their space resolution, adding a correction to the pixels. It starts at zero, so
-    # a decoder grows into it without changing a reconstruction (`--set init=<vae without it>`).
-    refine_width: int = 0
-    refine_blocks: int = 1
 
     @property
     def space_factor(self) -> int:
@@ -57,9 +52,6 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     # twice the latent channels (compression 20 instead of 41); widens a default VAE losslessly:
     # `--set init=<default vae>` starts from its reconstructions
     "default_c32": VAEConfig(latent_channels=32),
-    # the default with a refinement stage at every frame and half space resolution (64x64 for
-    # a 128x128 clip): `--set init=<default vae> --set freeze_encoder=true` starts from its output
-    "default_refine": VAEConfig(refine_width=32),
 }
 
 

@@ -148,36 +148,3 @@ def test_spatial_conv_is_the_3d_conv_and_trains_in_bf16():
     finally:
         torch.set_num_threads(threads)
     assert torch.isfinite(conv.weight.grad).all() and conv.weight.grad.abs().sum() > 0
-
-
-def test_a_refinement_stage_grows_from_a_decoder_and_stays_causal_and_exact(
-    vae, tmp_path, monkeypatch
-):
-    from vidgen import config
-    from vidgen.models.vae import grow_refine, load_vae, vae_meta
-    from vidgen.training import checkpoint, tasks
-
-    checkpoint.save(tmp_path / "vae.safetensors", vae.state_dict(), vae_meta(vae.cfg))
-    refined = dataclasses.replace(VAE_PRESETS["tiny"], refine_width=6)
-    monkeypatch.setitem(config.VAE_PRESETS, "refined", refined)
-    init = str(tmp_path / "vae.safetensors")
-    model = tasks.vae_task(config.TrainVAEConfig(vae="refined", init=init)).model.eval()
-    z = torch.randn(1, 8, 6, 2, 2)
-    with torch.no_grad():
-        torch.testing.assert_close(model.decode(z), vae.decode(z))  # it starts at zero
-        for p in model.decoder.refine.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-        out = model.decode(z)
-        assert out.shape == (1, 3, 21, 16, 16)
-        assert (out - vae.decode(z)).abs().max() > 1e-3  # once trained, it changes the pixels
-        torch.testing.assert_close(model.decode(z, chunk=2), out, atol=1e-5, rtol=1e-5)
-        z2 = z.clone()
-        z2[:, :, 3:] = torch.randn_like(z2[:, :, 3:])
-        torch.testing.assert_close(model.decode(z2)[:, :, :9], out[:, :, :9])  # latents 0-2
-    checkpoint.save(tmp_path / "r.safetensors", model.state_dict(), vae_meta(model.cfg))
-    assert load_vae(tmp_path / "r.safetensors").cfg == refined
-    with pytest.raises(ValueError, match="without a refinement stage"):
-        grow_refine(VideoVAE(dataclasses.replace(refined, latent_channels=4)), vae)
-    odd = dataclasses.replace(VAE_PRESETS["tiny"], dec_widths=(24, 16, 8, 4), refine_width=4)
-    with pytest.raises(ValueError, match="refine_width"):  # its output patch is 1
-        VideoVAE(odd)

@@ -106,36 +106,6 @@ class Encoder(nn.Module):
         return self.conv_out(F.silu(self.norm_out(self.body(self.conv_in(x)))))
 
 
-class Refine(nn.Module):
-    """A correction to the decoder's pixels from its last features, made at every frame and at
-    twice their space resolution (ResBlocks there), where objects' edges and colours are drawn.
-    Its output convolution starts at zero: a decoder grown into it reconstructs as before."""
-
-    def __init__(self, cfg: VAEConfig, dim: int, patch: int):
-        super().__init__()
-        if patch % 2:
-            raise ValueError(
-                f"refine_width: the decoder's output patch {patch} has no finer resolution "
-                "to refine at (it must be even)"
-            )
-        r, w = cfg.time_factor, cfg.refine_width
-        self.r, self.patch = r, patch // 2
-        self.unfold = spatial_conv(dim, r * w)  # each latent position's r frames
-        self.body = nn.Sequential(
-            nn.Upsample(scale_factor=(1, 2, 2), mode="nearest"),
-            *(ResBlock(w) for _ in range(cfg.refine_blocks)),
-        )
-        self.norm_out = ChannelNorm(w)
-        self.conv_out = spatial_conv(w, 3 * self.patch**2)
-        nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, D, T, h, w) -> (B, 3, rT, H, W)
-        x = rearrange(self.unfold(h), "b (c r) t h w -> b c (t r) h w", r=self.r)
-        x = self.conv_out(F.silu(self.norm_out(self.body(x))))
-        return rearrange(x, "b (c p q) t h w -> b c t (h p) (w q)", p=self.patch, q=self.patch)
-
-
 class Decoder(nn.Module):
     def __init__(self, cfg: VAEConfig):
         super().__init__()
@@ -153,14 +123,11 @@ class Decoder(nn.Module):
         self.body = nn.Sequential(*layers)
         self.norm_out = ChannelNorm(w[-1])
         self.conv_out = spatial_conv(w[-1], 3 * r * p * p)
-        self.refine = Refine(cfg, w[-1], p) if cfg.refine_width else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         r, p = self.cfg.time_factor, self.patch
-        h = F.silu(self.norm_out(self.body(self.conv_in(z))))
-        x = rearrange(self.conv_out(h), "b (c r p q) t h w -> b c (t r) (h p) (w q)", r=r, p=p, q=p)
-        if self.refine is not None:
-            x = x + self.refine(h)
+        x = self.conv_out(F.silu(self.norm_out(self.body(self.conv_in(z)))))
+        x = rearrange(x, "b (c r p q) t h w -> b c (t r) (h p) (w q)", r=r, p=p, q=p)
         return x[:, :, r - 1 :]  # latent frame 0 decodes to frame 0 alone
 
     @property
@@ -244,25 +211,6 @@ def widen_latents(model: VideoVAE, init: VideoVAE) -> None:
         else:
             own[k] = v
     model.load_state_dict(own)
-
-
-def grow_refine(model: VideoVAE, init: VideoVAE) -> None:
-    """Load `init`, the same autoencoder without a refinement stage, into `model`, which has
-    one: it reconstructs what init does (the stage starts at zero) until the stage trains."""
-    if (
-        model.decoder.refine is None
-        or dataclasses.replace(
-            init.cfg, refine_width=model.cfg.refine_width, refine_blocks=model.cfg.refine_blocks
-        )
-        != model.cfg
-        or init.decoder.refine is not None
-    ):
-        raise ValueError(
-            "init: a VAE without a refinement stage and otherwise the same config is needed "
-            "to grow one"
-        )
-    missing, unexpected = model.load_state_dict(init.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith("decoder.refine.") for k in missing)
 
 
 def vae_meta(cfg: VAEConfig) -> dict:

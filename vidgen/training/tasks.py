@@ -9,14 +9,7 @@ import torch
 
 from vidgen.config import VAE_PRESETS, TrainDiTConfig, TrainVAEConfig
 from vidgen.data.datasets import vae_batch
-from vidgen.models.vae import (
-    VideoVAE,
-    grow_refine,
-    latent_stat,
-    load_vae,
-    vae_meta,
-    widen_latents,
-)
+from vidgen.models.vae import VideoVAE, latent_stat, load_vae, vae_meta, widen_latents
 from vidgen.training.train import Task
 
 
@@ -36,8 +29,6 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         init = load_vae(cfg.init)
         if init.cfg.latent_channels < model.cfg.latent_channels:
             widen_latents(model, init)
-        elif model.cfg.refine_width and not init.cfg.refine_width:
-            grow_refine(model, init)
         elif init.cfg.decoder_widths == model.cfg.decoder_widths:
             model.load_state_dict(init.state_dict())
         elif cfg.freeze_encoder:  # a new decoder on the given encoder: only the encoder loads
