@@ -138,6 +138,9 @@ class TrainDiTConfig:
     # made it from frame 0 alone), as many clips as give the same tokens as a video batch
     image_fraction: float = 0.0
     init: str = ""  # start from these weights (a dit.safetensors) when the run has no checkpoint
+    # with init: measure the latent mean and scale on this cache instead of keeping init's
+    # (for an init trained on another encoder's latents)
+    restat: bool = False
     cfg_drop: float = 0.1  # prompts dropped to "" so guidance has an unconditional model
     pin_prob: float = 0.2  # clips trained as image-to-video (latent frame 0 pinned at t = 0)
     structured_prob: float = 0.25  # captions given in the structured form

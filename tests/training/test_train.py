@@ -323,6 +323,15 @@ def test_dit_fine_tunes_from_init_and_trains_on_first_frames_as_images(tmp_path)
     (wa, ma), (wb, mb) = checkpoint.load(a), checkpoint.load(tmp_path / "b" / "dit.safetensors")
     assert all((wa[k] == wb[k]).all() for k in wa)  # nothing learned at lr 0: init's weights
     assert (ma["latent_mean"], ma["latent_scale"]) == (mb["latent_mean"], mb["latent_scale"])
+    shifted = tmp_path / "shifted.safetensors"  # as if trained on another encoder's latents
+    checkpoint.save(shifted, wa, {**ma, "latent_mean": ma["latent_mean"] + 1.0})
+    for out, restat in (("keep", "false"), ("restat", "true")):
+        _train_dit(tmp_path, tmp_path / out, *cache, "--steps", 1, "--set", f"init={shifted}",
+                   "--set", f"restat={restat}", "--set", "lr=0")  # fmt: skip
+    keep = checkpoint.load(tmp_path / "keep" / "dit.safetensors")[1]
+    restat = checkpoint.load(tmp_path / "restat" / "dit.safetensors")[1]
+    assert keep["latent_mean"] == ma["latent_mean"] + 1.0  # init's units
+    assert restat["latent_mean"] == ma["latent_mean"]  # measured on this cache again
     losses = []
     for f in (0, 1):
         _train_dit(tmp_path, tmp_path / f"i{f}", *cache, "--steps", 1,

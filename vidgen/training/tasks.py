@@ -130,7 +130,9 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = DiT(dcfg)
     if cfg.init:  # a fine-tune keeps the weights and the latent units they were trained in
-        mean, std = load_init(model, cfg.init, cfg.latent_norm)
+        init_mean, init_std = load_init(model, cfg.init, cfg.latent_norm)
+        if not cfg.restat:  # unless the latents come from another encoder
+            mean, std = init_mean, init_std
     mean_t, std_t = latent_stat(mean), latent_stat(std)
     empty = text.entries([""])[0]  # the unconditional prompt
 
