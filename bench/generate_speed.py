@@ -1,6 +1,6 @@
 """Generation speed of a 2-second default clip on this CPU.
 
-    python bench/generate_speed.py [--model default] [--runs 3]
+    python bench/generate_speed.py [--model default] [--runs 3] [--precision auto]
 
 Prints one JSON object: video_s (seconds of video made), warm_s (model loaded), cold_s (a fresh
 `vidgen generate` process), stages (text, denoise, decode, interpolate, encode), the DiT
@@ -8,7 +8,8 @@ forward's counted FLOP/s over this CPU's float32 matmul peak measured in the sam
 (dit_fraction_of_peak, eager as `vidgen generate` runs it; dit_compiled_fraction_of_peak
 as `vidgen generate --compile` runs it: torch.compile with frozen weights), and peak_rss_mb.
 With no trained model, random weights of the default presets stand in (the timing does not
-depend on the weights; "weights" says which).
+depend on the weights; "weights" says which). `dtype` is the precision the engine ran in: `auto`
+resolves to bfloat16 only on CPUs with native bfloat16 (`native_bf16`).
 """
 
 import argparse
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from vidgen import precision
 from vidgen.config import VAE_PRESETS
 from vidgen.models.transformer import DIT_PRESETS, DiT
 from vidgen.models.vae import VideoVAE
@@ -70,6 +72,7 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--precision", default="auto", choices=precision.PRECISIONS)
     args = ap.parse_args()
     model, weights = args.model, "trained"
     if not any((d / "dit.safetensors").is_file() for d in (MODELS_DIR / model, Path(model))):
@@ -80,7 +83,7 @@ def main() -> None:
             DiT(DIT_PRESETS["default"]),
             {"fps": 8.0, "frames": 17, "latent_scale": 1.0},
         )
-    engine = Engine.load(model, dtype=torch.bfloat16)
+    engine = Engine.load(model, dtype=precision.resolve(args.precision))
     req = Request("a red ball bounces on a checkerboard floor", seconds=2.0, steps=args.steps)
     engine.generate(req)  # warm up: text encoder, kernels
     warm, stages = [], {}
@@ -110,6 +113,8 @@ def main() -> None:
                 model,
                 "--steps",
                 str(args.steps),
+                "--precision",
+                args.precision,
             ],
             check=True,
             capture_output=True,
@@ -139,7 +144,8 @@ def main() -> None:
                 "dit_compiled_forward_ms": round(comp_s * 1000, 2),
                 "dit_compiled_fraction_of_peak": round(comp_fps / peak, 3),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "dtype": "bfloat16",
+                "dtype": str(engine.dtype).removeprefix("torch."),
+                "native_bf16": precision.fast_bf16(),
                 "threads": torch.get_num_threads(),
                 "weights": weights,
             }

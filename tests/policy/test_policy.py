@@ -56,3 +56,44 @@ def test_bad_policy_file_names_the_field(tmp_path):
     (tmp_path / "p.yaml").write_text("strength: 1\nbenign_below: 2\ncategories: {a: {}}\n")
     with pytest.raises(ValueError, match="'benign_below' must be a number in"):
         Policy.load(tmp_path / "p.yaml")
+
+
+def test_fitted_classifier_is_cached_and_reused(tmp_path, monkeypatch):
+    """A second process reads the fit from $VIDGEN_HOME/cache: same scores, no scikit-learn."""
+    import json
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("VIDGEN_HOME", str(tmp_path))
+    code = (
+        "import json, sys\n"
+        "from vidgen.policy import check_many\n"
+        "from vidgen.policy.policy import training_rows\n"
+        "d = check_many([r['prompt'] for r in training_rows(split='test')[::3]])\n"
+        "out = [[x.allowed, x.category, x.reason, x.score] for x in d]\n"
+        "print(json.dumps([out, 'sklearn' in sys.modules]))\n"
+    )
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    assert len(list((tmp_path / "cache").glob("policy-*.npz"))) == 1
+    (first, fitted), (again, cached) = runs
+    assert fitted and not cached  # the first run fitted, the second only read the weights
+    assert {d[2] for d in first} >= {"ok", "classifier"}  # the classifier decided some of them
+    for a, b in zip(first, again, strict=True):
+        assert a[:3] == b[:3] and abs(a[3] - b[3]) < 1e-6
+
+
+def test_unwritable_home_still_checks(tmp_path, monkeypatch):
+    from vidgen.policy import policy
+
+    home = tmp_path / "home"
+    home.write_text("not a directory")  # mkdir under it fails
+    monkeypatch.setenv("VIDGEN_HOME", str(home))
+    monkeypatch.setattr(policy, "_CLASSIFIERS", {})
+    assert Policy.load().check("a red ball bounces").allowed

@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 
 from vidgen.data.datasets import to_tensor
 from vidgen.models.vae import VideoVAE
+from vidgen.precision import fast_bf16
 from vidgen.world.captions import caption, structured, structured_text
 from vidgen.world.render import object_pixels, render
 from vidgen.world.scene import sample_scene
@@ -114,7 +115,7 @@ def _write_shard(vae: VideoVAE, path: Path, videos: list[torch.Tensor], meta: li
     """Encode videos in batches of 16 and write one shard atomically."""
     z = []
     for j in range(0, len(videos), 16):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16()):
             z.append(vae.encode(torch.stack(videos[j : j + 16]))[0].float())
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(

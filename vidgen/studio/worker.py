@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vidgen import precision as precisions
 from vidgen.studio.logs import log_event
 from vidgen.studio.queue import open_queue
 
@@ -79,7 +80,7 @@ class Worker:
         redis_url: str | None = None,
         lease_s: float = 20.0,
         grace_s: float = 30.0,
-        precision: str = "bfloat16",
+        precision: str = "auto",
         compile: bool = False,
     ):
         self.data = Path(data)
@@ -91,14 +92,13 @@ class Worker:
         self.engine = None
 
     def load(self) -> None:
-        import torch
 
         from vidgen.pipelines.pipeline import Engine
         from vidgen.pipelines.spec import Request
 
         t0 = time.perf_counter()
         self.engine = Engine.load(
-            self.model, dtype=getattr(torch, self.precision), compile=self.compile
+            self.model, dtype=precisions.resolve(self.precision), compile=self.compile
         )
         self.engine.text.encode([""])  # load the text encoder now, not in the first job
         if self.compile:  # compile for the API's default request now; other sizes when asked
@@ -202,7 +202,6 @@ class Worker:
         recipe = {
             **out.recipe,
             "video_id": job["id"],
-            "precision": self.precision,
             "compile": self.compile,
         }
         t0 = time.perf_counter()

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from vidgen.config import to_dict
+from vidgen.precision import fast_bf16
 from vidgen.training import checkpoint
 from vidgen.training.distributed import Dist, mean_across, setup, teardown
 
@@ -101,6 +102,12 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
         step = int(meta["step"])
         if d.main:
             print(f"resumed {last} at step {step}", file=sys.stderr)
+    bf16 = cfg.bf16 and fast_bf16()
+    if cfg.bf16 and not bf16 and d.main:
+        print(
+            "bf16 autocast off: this CPU has no native bfloat16 (it would run slower)",
+            file=sys.stderr,
+        )
     net = model
     if d.world > 1:
         net = nn.parallel.DistributedDataParallel(model)
@@ -125,7 +132,7 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
             batch = task.batch(rng, step)
             sync = micro == task.accumulate - 1 or d.world == 1
             ctx = net.no_sync() if (d.world > 1 and not sync) else contextlib.nullcontext()
-            with ctx, torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with ctx, torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 loss, parts = task.loss(net, batch, gen)
             (loss / task.accumulate).backward()
             for k, v in parts.items():

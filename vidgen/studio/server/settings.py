@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     max_upload_mb: float = 20.0
     max_upload_megapixels: float = 16.0
     default_quota_s: float = 600.0
-    worker_precision: str = "bfloat16"
+    worker_precision: str = "auto"
     worker_compile: bool = False  # workers compile the transformer as they start
     grace_s: float = 30.0  # shutdown: how long running jobs may take to finish
     lease_s: float = 20.0  # a job whose worker sent no heartbeat for this long is requeued
