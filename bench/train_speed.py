@@ -3,7 +3,8 @@
     python bench/train_speed.py [--steps 6]
 
 Prints one JSON object: samples_per_s of the default DiT preset (flow-matching step on latents
-of 17-frame 128x128 clips, bf16 autocast, batch 16) and of the default VAE (batch 4), and
+of 17-frame 128x128 clips, batch 16; bf16 autocast where the CPU has native bfloat16, as
+`vidgen train` runs) and of the default VAE (batch 4), and
 ddp_max_loss_diff: the largest difference between the loss curve of a 2-process DDP run (gloo,
 one micro-batch each) and a 1-process run with 2 micro-batches of accumulation (tiny VAE).
 """
@@ -125,6 +126,7 @@ def main() -> None:
                 "vae_samples_per_s": round(vae_rate(args.steps), 2),
                 "ddp_max_loss_diff": ddp_vs_accumulation(args.steps),
                 "threads": torch.get_num_threads(),
+                "bf16_autocast": fast_bf16(),
             }
         )
     )
