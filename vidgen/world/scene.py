@@ -13,7 +13,7 @@ import hashlib
 import math
 import random
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -160,6 +160,7 @@ def _backdrop_pixels(background: str, style: str, lighting: str) -> np.ndarray:
     return img.reshape(-1, 3)
 
 
+@cache  # a few thousand combinations; sampling a scene asks about 11 times
 def visible(color: str, background: str, style: str, lighting: str) -> bool:
     """Whether an object of this colour stands out from the backdrop: at most 2% of the
     backdrop's pixels look like it (in brightness alone for the colourless styles)."""
