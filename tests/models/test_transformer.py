@@ -62,6 +62,24 @@ def test_the_refinement_reads_single_cells_of_the_input():
         x2[0, :, 1, 4, 4] += 1.0
         moved = model.refine(torch.zeros_like(x), x2, t[:, :, None, None].expand(1, 3, 8, 8))
     diff = (moved - base).abs().sum(1)[0]  # (T, H, W)
-    assert diff[1, 4, 4] > 0 and diff[1, 1:8, 1:8].sum() == diff.sum()  # near the cell only
-    assert diff[0].sum() == 0 and diff[2].sum() == 0  # and only in its own frame
+    assert diff[1, 4, 4] > 0
+    outside = diff.clone()
+    outside[1, 1:8, 1:8] = 0  # its 7x7 neighbourhood in its own frame: nothing changes elsewhere
+    assert outside.max() == 0
     assert model(x, t, *rest).shape == x.shape
+
+
+@pytest.mark.slow
+def test_a_compiled_refining_transformer_trains_across_bucket_shapes():
+    """Training compiles the transformer and changes shape with each bucket, which turns the
+    sizes dynamic; Inductor then failed on the refinement's convolutions (it runs eager)."""
+    torch.manual_seed(0)
+    model = DiT(dataclasses.replace(TINY, refine=8))
+    net = torch.compile(model)
+    for h, w, n in ((8, 8, 5), (8, 14, 7), (14, 8, 6)):
+        x = torch.randn(2, TINY.latent_channels, 3, h, w)
+        args = (x, torch.rand(2, 3), torch.randn(2, n, 384), torch.ones(2, n, dtype=torch.bool),
+                torch.randn(2, 384), torch.full((2,), 8.0))  # fmt: skip
+        out = net(*args)
+        out.square().mean().backward()
+        torch.testing.assert_close(out, model(*args), rtol=1e-4, atol=1e-4)

@@ -140,20 +140,22 @@ class CellRefine(nn.Module):
 
     def __init__(self, channels: int, width: int):
         super().__init__()
-        self.conv1 = nn.Conv2d(2 * channels + 1, width, 3, padding=1)
-        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
-        self.conv3 = nn.Conv2d(width, channels, 3, padding=1)
+        k, pad = (1, 3, 3), (0, 1, 1)  # each latent frame alone
+        self.conv1 = nn.Conv3d(2 * channels + 1, width, k, padding=pad)
+        self.conv2 = nn.Conv3d(width, width, k, padding=pad)
+        self.conv3 = nn.Conv3d(width, channels, k, padding=pad)
         nn.init.zeros_(self.conv3.weight)
         nn.init.zeros_(self.conv3.bias)
 
+    # Eager: Inductor (torch 2.13) fails to order a convolution's strides once the sizes turn
+    # dynamic ("cannot determine truth value of Relational"), as they do when buckets change.
+    @torch.compiler.disable
     def forward(self, v: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """v, x (B, C, T, H, W); t (B, T, H, W) per cell. Returns the refined velocity."""
-        B, C, T, H, W = v.shape
         dtype = self.conv1.weight.dtype
         y = torch.cat([v.to(dtype), x.to(dtype), t[:, None].to(dtype)], dim=1)
-        y = rearrange(y, "b c t h w -> (b t) c h w")
         y = self.conv3(F.silu(self.conv2(F.silu(self.conv1(y)))))
-        return v + rearrange(y, "(b t) c h w -> b c t h w", b=B).to(v.dtype)
+        return v + y.to(v.dtype)
 
 
 class DiT(nn.Module):
