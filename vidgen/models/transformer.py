@@ -28,7 +28,6 @@ class DiTConfig:
     heads: int = 6
     patch: int = 4  # (1, 4, 4) latent patches: a 17-frame 128x128 clip is 5 x 4 x 4 = 80 tokens
     mlp_ratio: float = 4.0
-    refine: int = 0  # width of the cell-level refinement after the patch output (0: none)
 
 
 DIT_PRESETS: dict[str, DiTConfig] = {
@@ -36,8 +35,6 @@ DIT_PRESETS: dict[str, DiTConfig] = {
     "default": DiTConfig(depth=8),  # 20 M parameters: 40 MB in bf16 beside the VAE
     # 7.5 M parameters at finer patches: 320 tokens for the default clip, each 16x16 pixels
     "small": DiTConfig(width=256, depth=6, heads=4, patch=2),
-    # the default with a refinement at the latent cells' own resolution; grows from `default`
-    "default_refine": DiTConfig(depth=8, refine=64),
     "large": DiTConfig(width=768, depth=16, heads=12),  # for GPUs
     "xl": DiTConfig(width=1152, depth=28, heads=16),
 }
@@ -132,32 +129,6 @@ class Block(nn.Module):
         return x + g2 * self.mlp(torch.addcmul(s2, self.norm2(x), 1 + sc2))
 
 
-class CellRefine(nn.Module):
-    """3x3 convolutions over each latent frame at the cells' own resolution, after the patch
-    output. They see the noisy input x_t, the transformer's velocity and t per cell, so detail
-    finer than a patch (a small object in one corner of it) need not pass through the token.
-    The last convolution starts at zero: a trained transformer grows into it unchanged."""
-
-    def __init__(self, channels: int, width: int):
-        super().__init__()
-        k, pad = (1, 3, 3), (0, 1, 1)  # each latent frame alone
-        self.conv1 = nn.Conv3d(2 * channels + 1, width, k, padding=pad)
-        self.conv2 = nn.Conv3d(width, width, k, padding=pad)
-        self.conv3 = nn.Conv3d(width, channels, k, padding=pad)
-        nn.init.zeros_(self.conv3.weight)
-        nn.init.zeros_(self.conv3.bias)
-
-    # Eager: Inductor (torch 2.13) fails to order a convolution's strides once the sizes turn
-    # dynamic ("cannot determine truth value of Relational"), as they do when buckets change.
-    @torch.compiler.disable
-    def forward(self, v: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """v, x (B, C, T, H, W); t (B, T, H, W) per cell. Returns the refined velocity."""
-        dtype = self.conv1.weight.dtype
-        y = torch.cat([v.to(dtype), x.to(dtype), t[:, None].to(dtype)], dim=1)
-        y = self.conv3(F.silu(self.conv2(F.silu(self.conv1(y)))))
-        return v + y.to(v.dtype)
-
-
 class DiT(nn.Module):
     """Velocity model v(x_t, t, text) over video latents."""
 
@@ -176,7 +147,6 @@ class DiT(nn.Module):
         self.ada_out = nn.Linear(d, 2 * d)
         self.patch_out = nn.Linear(d, c * p * p)
         self.initialize()
-        self.refine = CellRefine(c, cfg.refine) if cfg.refine else None
 
     def initialize(self) -> None:
         """Xavier linears; adaLN and the output projection start at zero (identity blocks)."""
@@ -232,8 +202,4 @@ class DiT(nn.Module):
             z = blk(z, mod, ctx, text_mask, rope)
         shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
         z = self.patch_out(self.norm_out(z) * (1 + scale) + shift)
-        v = rearrange(z, "b (t h w) (c p q) -> b c t (h p) (w q)", t=T, h=h, w=w, p=p, q=p)
-        if self.refine is None:
-            return v
-        t_cell = rearrange(t_tok, "b (t h w) -> b t h w", t=T, h=h).repeat_interleave(p, 2)
-        return self.refine(v, x, t_cell.repeat_interleave(p, 3))
+        return rearrange(z, "b (t h w) (c p q) -> b c t (h p) (w q)", t=T, h=h, w=w, p=p, q=p)

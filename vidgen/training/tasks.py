@@ -210,27 +210,17 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
 
 
 def load_init(model, path: str, latent_norm: str) -> tuple[float | list, float | list]:
-    """Load a dit.safetensors of the same preset into `model`; its latent mean and scale. One
-    without the cell refinement grows into a preset that has it (which starts at zero)."""
-    from dataclasses import asdict, replace
+    """Load a dit.safetensors of the same preset into `model`; its latent mean and scale."""
+    from dataclasses import asdict
 
-    from vidgen.models.transformer import DiTConfig
     from vidgen.training import checkpoint
 
     tensors, meta = checkpoint.load(path)
-    have = DiTConfig(**meta["dit_config"]) if meta.get("kind") == "dit" else None
-    grows = have is not None and not have.refine and replace(have, refine=model.cfg.refine)
-    if have != model.cfg and grows != model.cfg:
+    if meta.get("kind") != "dit" or meta.get("dit_config") != asdict(model.cfg):
         raise ValueError(f"init: {path} is not a transformer with config {asdict(model.cfg)}")
     mean, std = meta["latent_mean"], meta["latent_scale"]
     if isinstance(mean, list) != (latent_norm == "channel"):
         was = "channel" if isinstance(mean, list) else "global"
         raise ValueError(f"init: {path} was trained with latent_norm {was!r}, not {latent_norm!r}")
-    weights = {k: v.float() for k, v in tensors.items()}
-    if have == model.cfg:
-        model.load_state_dict(weights)
-    else:  # grows: everything but the new refinement, which keeps its zero start
-        model.load_state_dict(
-            weights | {k: v for k, v in model.state_dict().items() if k.startswith("refine.")}
-        )
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
     return mean, std
