@@ -1,6 +1,6 @@
 """Generation speed of a 2-second default clip on this CPU.
 
-    python bench/generate_speed.py [--model default] [--runs 3] [--precision auto]
+    python bench/generate_speed.py [--model default] [--runs 3] [--precision auto] [--device cpu]
 
 Prints one JSON object: video_s (seconds of video made), warm_s (model loaded), cold_s (a fresh
 `vidgen generate` process), stages (text, denoise, decode, interpolate, encode), the DiT
@@ -9,7 +9,8 @@ forward's counted FLOP/s over this CPU's float32 matmul peak measured in the sam
 as `vidgen generate --compile` runs it: torch.compile with frozen weights), and peak_rss_mb.
 With no trained model, random weights of the default presets stand in (the timing does not
 depend on the weights; "weights" says which). `dtype` is the precision the engine ran in: `auto`
-resolves to bfloat16 only on CPUs with native bfloat16 (`native_bf16`).
+resolves to bfloat16 only on CPUs with native bfloat16 (`native_bf16`). `--device cuda` times
+the same on a GPU (its float32 matmul peak then is the GPU's, with TF32 off).
 """
 
 import argparse
@@ -36,12 +37,19 @@ from vidgen.pipelines.pipeline import (
 )
 
 
-def matmul_peak_fp32(n: int = 2048, reps: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":  # GPU kernels run asynchronously: wait before reading the clock
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_fp32(n: int = 2048, reps: int = 10, device=torch.device("cpu")) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
+    sync(device)
     t = time.perf_counter()
     for _ in range(reps):
         a @ b
+    sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - t)
 
 
@@ -55,14 +63,14 @@ def dit_flops_per_s(engine: Engine, x, t, cond, forward=None) -> tuple[float, fl
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         engine.dit(x, t, **cond)
     flops = fc.get_total_flops()
-    with (
-        torch.no_grad(),
-        torch.autocast("cpu", dtype=torch.bfloat16, enabled=engine.dtype == torch.bfloat16),
-    ):
+    bf16 = engine.dtype == torch.bfloat16
+    with torch.no_grad(), torch.autocast(engine.device.type, torch.bfloat16, enabled=bf16):
         forward(x, t, **cond)
+        sync(engine.device)
         reps, start = 10, time.perf_counter()
         for _ in range(reps):
             forward(x, t, **cond)
+        sync(engine.device)
         dt = (time.perf_counter() - start) / reps
     return flops / dt, dt
 
@@ -73,7 +81,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--precision", default="auto", choices=precision.PRECISIONS)
+    ap.add_argument("--device", default="cpu", help="cpu (the bar's machine), cuda or cuda:N")
     args = ap.parse_args()
+    dev = precision.device(args.device, "--device")
+    torch.backends.cuda.matmul.allow_tf32 = False  # the float32 peak is float32's
     model, weights = args.model, "trained"
     if not any((d / "dit.safetensors").is_file() for d in (MODELS_DIR / model, Path(model))):
         model, weights = tempfile.mkdtemp(), "random"
@@ -83,7 +94,7 @@ def main() -> None:
             DiT(DIT_PRESETS["default"]),
             {"fps": 8.0, "frames": 17, "latent_scale": 1.0},
         )
-    engine = Engine.load(model, dtype=precision.resolve(args.precision))
+    engine = Engine.load(model, dtype=precision.resolve(args.precision, dev), device=dev)
     req = Request("a red ball bounces on a checkerboard floor", seconds=2.0, steps=args.steps)
     engine.generate(req)  # warm up: text encoder, kernels
     warm, stages = [], {}
@@ -115,17 +126,19 @@ def main() -> None:
                 str(args.steps),
                 "--precision",
                 args.precision,
+                "--device",
+                args.device,
             ],
             check=True,
             capture_output=True,
         )
         cold = time.perf_counter() - t
-    peak = matmul_peak_fp32()
-    s, m, p = engine.text.encode([req.prompt] * 2)
-    cond = {"text": s, "text_mask": m, "pooled": p, "fps": torch.full((2,), 8.0)}
+    peak = matmul_peak_fp32(device=dev)
+    s, m, p = (v.to(dev) for v in engine.text.encode([req.prompt] * 2))
+    cond = {"text": s, "text_mask": m, "pooled": p, "fps": torch.full((2,), 8.0, device=dev)}
     sf = engine.vae.cfg.space_factor
-    x = torch.randn(2, engine.vae.cfg.latent_channels, 5, 128 // sf, 128 // sf)
-    tt = torch.rand(2)
+    x = torch.randn(2, engine.vae.cfg.latent_channels, 5, 128 // sf, 128 // sf, device=dev)
+    tt = torch.rand(2, device=dev)
     dit_fps, dit_s = dit_flops_per_s(engine, x, tt, cond)
     # torch.compile's fused kernels and frozen weights: what `vidgen generate --compile` runs
     comp_fps, comp_s = dit_flops_per_s(engine, x, tt, cond, compile_for_inference(engine.dit))
@@ -145,6 +158,7 @@ def main() -> None:
                 "dit_compiled_fraction_of_peak": round(comp_fps / peak, 3),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "dtype": str(engine.dtype).removeprefix("torch."),
+                "device": str(dev),
                 "native_bf16": precision.fast_bf16(),
                 "threads": torch.get_num_threads(),
                 "weights": weights,

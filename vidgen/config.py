@@ -79,7 +79,8 @@ class TrainVAEConfig:
     freeze_encoder: bool = False  # tune the decoder only: latents (and a DiT on them) stay valid
     object_weight: float = 0.0  # pixels in world objects' boxes weigh 1 + this in the loss
     init: str = ""  # start from these weights (a vae.safetensors) when the run has no checkpoint
-    bf16: bool = True  # autocast where the CPU has native bfloat16 (vidgen.precision)
+    bf16: bool = True  # autocast where the device has native bfloat16 (vidgen.precision)
+    device: str = "auto"  # the GPU of this process's local rank if torch sees one, else cpu
     compile: bool = False  # torch.compile the model being trained (minutes of compiling first)
     log_every: int = 25
     ckpt_every: int = 250
@@ -150,7 +151,8 @@ class TrainDiTConfig:
     cfg_drop: float = 0.1  # prompts dropped to "" so guidance has an unconditional model
     pin_prob: float = 0.2  # clips trained as image-to-video (latent frame 0 pinned at t = 0)
     structured_prob: float = 0.25  # captions given in the structured form
-    bf16: bool = True  # autocast where the CPU has native bfloat16 (vidgen.precision)
+    bf16: bool = True  # autocast where the device has native bfloat16 (vidgen.precision)
+    device: str = "auto"  # the GPU of this process's local rank if torch sees one, else cpu
     compile: bool = False  # torch.compile the transformer (forward+backward 1.32x, 2 threads)
     log_every: int = 25
     ckpt_every: int = 250

@@ -36,6 +36,16 @@ def test_compiled_engine_makes_the_eager_frames(tiny_model):
     assert not np.array_equal(a, eager.generate(Request(**{**req.__dict__, "seed": 8})).frames)
 
 
+def test_an_engine_placed_on_a_device_makes_the_same_frames(tiny_model):
+    # noise is drawn on the CPU from the seed and moved, so the device changes no draw
+    req = Request("a red ball moves left", width=32, height=32, seconds=1.0, steps=3, seed=7)
+    here = Engine.load(str(tiny_model), device=torch.device("cpu"))
+    assert here.device == torch.device("cpu") and here.recipe(req)["device"] == "cpu"
+    assert np.array_equal(
+        here.generate(req).frames, Engine.load(str(tiny_model)).generate(req).frames
+    )
+
+
 def test_image_to_video_pins_frame_zero(tiny_model):
     eng = Engine.load(str(tiny_model))
     image = np.full((1, 32, 32, 3), 200, np.uint8)
@@ -96,6 +106,7 @@ def test_cli_generate_writes_mp4_with_recipe(tiny_model, tmp_path):
     assert recipe == json.loads(out.with_suffix(".json").read_text())
     assert recipe["prompt"] == "a blue star spins" and recipe["seed"] == 3
     assert recipe["steps"] == 2 and recipe["weights"] and recipe["vidgen"]
+    assert recipe["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
 
 
 def test_cli_generate_refuses_long_and_missing(tiny_model, tmp_path):
@@ -104,6 +115,11 @@ def test_cli_generate_refuses_long_and_missing(tiny_model, tmp_path):
     assert r.returncode == 2 and "seconds must be in" in r.stderr
     r = vidgen(*base, "--model", "nope", check=False)
     assert r.returncode == 2 and "model 'nope'" in r.stderr
+    r = vidgen(*base, "--model", tiny_model, "--device", "tpu", check=False)
+    assert r.returncode == 2 and "--device must be one of auto, cpu, cuda or cuda:N" in r.stderr
+    if not torch.cuda.is_available():
+        r = vidgen(*base, "--model", tiny_model, "--device", "cuda", check=False)
+        assert r.returncode == 2 and "sees 0 CUDA GPU(s)" in r.stderr
     assert not (tmp_path / "x.mp4").exists()
 
 

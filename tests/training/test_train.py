@@ -4,6 +4,7 @@ import json
 import sys
 
 import pytest
+import torch
 
 from tests.helpers import vidgen
 from vidgen.training import checkpoint
@@ -55,6 +56,16 @@ def test_bad_config_is_refused(tmp_path):
         "train", "vae", "--config", "configs/vae_tiny.yaml", "--set", "decay=99", check=False
     )
     assert r.returncode == 2 and "decay must be in [0, steps=" in r.stderr
+    r = vidgen(
+        "train", "vae", "--config", "configs/vae_tiny.yaml", "--set", "device=tpu", check=False
+    )
+    assert r.returncode == 2 and "device must be one of auto, cpu, cuda or cuda:N" in r.stderr
+    if not torch.cuda.is_available():
+        r = vidgen(
+            "train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path,
+            "--set", "device=cuda", check=False,
+        )  # fmt: skip
+        assert r.returncode == 2 and "sees 0 CUDA GPU(s)" in r.stderr
     assert not (tmp_path / "last.safetensors").exists()
 
 

@@ -113,10 +113,11 @@ def build_folder(
 
 def _write_shard(vae: VideoVAE, path: Path, videos: list[torch.Tensor], meta: list) -> None:
     """Encode videos in batches of 16 and write one shard atomically."""
-    z = []
+    z, dev = [], next(vae.parameters()).device  # encoded where the VAE is: a GPU if given one
+    bf16 = torch.cuda.is_bf16_supported() if dev.type == "cuda" else fast_bf16()
     for j in range(0, len(videos), 16):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16()):
-            z.append(vae.encode(torch.stack(videos[j : j + 16]))[0].float())
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            z.append(vae.encode(torch.stack(videos[j : j + 16]).to(dev))[0].float().cpu())
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(
         {"latents": torch.cat(z).to(torch.bfloat16)}, str(tmp), metadata={"clips": json.dumps(meta)}

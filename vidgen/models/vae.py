@@ -136,6 +136,13 @@ class Decoder(nn.Module):
         return sum(isinstance(m, CausalTimeConv) for m in self.modules()) * 2
 
 
+def noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Gaussian noise shaped like x, drawn on the generator's device (a seeded CPU generator
+    gives the same draws whether the model runs on the CPU or a GPU), then moved to x's."""
+    dev = x.device if generator is None else generator.device
+    return torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
+
+
 class VideoVAE(nn.Module):
     """KL-regularised causal video autoencoder."""
 
@@ -161,8 +168,7 @@ class VideoVAE(nn.Module):
         mean, logvar = self.encoder(x).chunk(2, dim=1)
         logvar = logvar.clamp(-20, 10)
         if sample:
-            eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-            return mean + eps * (0.5 * logvar).exp(), logvar
+            return mean + noise_like(mean, generator) * (0.5 * logvar).exp(), logvar
         return mean, logvar
 
     def decode(self, z: torch.Tensor, chunk: int = 0) -> torch.Tensor:
@@ -182,8 +188,7 @@ class VideoVAE(nn.Module):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         """Reconstruction through a posterior sample, and the KL to N(0, 1) per element."""
         mean, logvar = self.encode(x)
-        eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        z = mean + eps * (0.5 * logvar).exp()
+        z = mean + noise_like(mean, generator) * (0.5 * logvar).exp()
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
         return self.decoder(z), kl
 

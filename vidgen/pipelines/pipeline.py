@@ -75,13 +75,21 @@ class Engine:
         weights_hash: str = "",
         dtype: torch.dtype = torch.float32,
         compile: bool = False,
+        device: torch.device | str = "cpu",
     ):
-        self.vae, self.dit = vae.eval(), dit.eval().to(dtype)  # the DiT runs in dtype
+        self.device = torch.device(device)
+        # the DiT runs in dtype; the VAE keeps float32 weights and autocasts
+        self.vae, self.dit = vae.eval().to(self.device), dit.eval().to(self.device, dtype)
         self.forward = compile_for_inference(self.dit) if compile else self.dit
         self.meta, self.name, self.weights_hash, self.dtype = meta, name, weights_hash, dtype
         self.text = TextEncoder()
-        self.latent_scale = latent_stat(meta.get("latent_scale", 1.0))
-        self.latent_mean = latent_stat(meta.get("latent_mean", 0.0))
+        scale, mean = (
+            latent_stat(meta.get(k, d)) for k, d in (("latent_scale", 1), ("latent_mean", 0))
+        )
+        # one number, or a tensor per channel (on the device)
+        self.latent_scale, self.latent_mean = (
+            v.to(self.device) if torch.is_tensor(v) else v for v in (scale, mean)
+        )
         self.shift = float(meta.get("shift", 1.0))  # the timestep shift it was trained with
         self.spec = ModelSpec.from_meta(name, vae_meta(vae.cfg)["vae_config"], meta)
 
@@ -89,7 +97,11 @@ class Engine:
 
     @classmethod
     def load(
-        cls, model: str = "default", dtype: torch.dtype = torch.float32, compile: bool = False
+        cls,
+        model: str = "default",
+        dtype: torch.dtype = torch.float32,
+        compile: bool = False,
+        device: torch.device | str = "cpu",
     ) -> Engine:
         """A model by name (models/NAME/) or by path to a directory with vae and dit weights."""
         vae_path, dit_path = weight_paths(model)
@@ -98,7 +110,10 @@ class Engine:
         dit = DiT(DiTConfig(**dit_meta["dit_config"]))
         dit.load_state_dict({k: v.float() for k, v in dit_t.items()})
         h = checkpoint.file_hash(dit_path)[:8] + checkpoint.file_hash(vae_path)[:8]
-        return cls(vae, dit, dit_meta, name=model, weights_hash=h, dtype=dtype, compile=compile)
+        return cls(
+            vae, dit, dit_meta, name=model, weights_hash=h, dtype=dtype, compile=compile,
+            device=device,
+        )  # fmt: skip
 
     # --- validation ---------------------------------------------------------------------------
 
@@ -124,6 +139,8 @@ class Engine:
         callback=None,
     ) -> torch.Tensor:
         """Every task's loop: pinned latent frames carry t = 0 and are never updated."""
+        x, ts, pinned = x.to(self.device), ts.to(self.device), pinned.to(self.device)
+        pinned_values = pinned_values.to(self.device)
         x = torch.where(pinned.view(1, 1, -1, 1, 1), pinned_values, x)
 
         def velocity(z, t, **kw):
@@ -140,8 +157,8 @@ class Engine:
 
     def conditions(self, prompt: str, negative: str = "") -> tuple[dict, dict]:
         """The transformer's text and fps inputs for the prompt and for the negative prompt."""
-        s, m, p = self.text.encode([prompt, negative])
-        fps = torch.tensor([self.spec.native_fps])
+        s, m, p = (v.to(self.device) for v in self.text.encode([prompt, negative]))
+        fps = torch.tensor([self.spec.native_fps], device=self.device)
         cond = {"text": s[:1], "text_mask": m[:1], "pooled": p[:1], "fps": fps}
         uncond = {"text": s[1:], "text_mask": m[1:], "pooled": p[1:], "fps": fps}
         return cond, uncond
@@ -177,7 +194,7 @@ class Engine:
             req.width // sf,
         )
         pinned_values, pinned = pin_latents(req.conditioning, self.encode, shape, r)
-        x = torch.randn((1, *shape), generator=gen)
+        x = torch.randn((1, *shape), generator=gen)  # drawn on the CPU: the same on any device
         # 3. denoise
         t1 = time.perf_counter()
         ts = self.schedule(req.steps, shape)
@@ -189,6 +206,8 @@ class Engine:
         z = self.denoise(
             x, ts, cond, uncond, req.guidance, pinned, pinned_values, req.sampler, step_cb
         )
+        if self.device.type == "cuda":  # kernels run asynchronously: time the stage, not its launch
+            torch.cuda.synchronize(self.device)
         stages["denoise"] = time.perf_counter() - t1
         # 4. decode
         t2 = time.perf_counter()
@@ -203,15 +222,16 @@ class Engine:
         return Result(out, req.fps, self.recipe(req), stages)
 
     def encode(self, video: torch.Tensor) -> torch.Tensor:
-        z, _ = self.vae.encode(video)
+        z, _ = self.vae.encode(video.to(self.device))
         return (z - self.latent_mean) / self.latent_scale
 
     def decode(self, z: torch.Tensor) -> np.ndarray:
         """Latents (1, C, T, h, w) -> uint8 (F, H, W, 3), in time chunks."""
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16):
+        bf16 = self.dtype == torch.bfloat16
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
             x = self.vae.decode(z * self.latent_scale + self.latent_mean, chunk=8).float()
         x = ((x[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return x.permute(1, 2, 3, 0).numpy()
+        return x.permute(1, 2, 3, 0).cpu().numpy()
 
     def recipe(self, req: Request) -> dict:
         """Everything needed to make this video again."""
@@ -221,6 +241,7 @@ class Engine:
             "model": self.name,
             "weights": self.weights_hash,
             "precision": str(self.dtype).removeprefix("torch."),  # bfloat16 frames differ a little
+            "device": self.device.type,  # so do a GPU's
             "native_fps": self.spec.native_fps,
             "vidgen": __version__,
             "conditioning": [

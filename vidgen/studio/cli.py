@@ -207,7 +207,8 @@ def _generate_suite(target: Path, model: str, steps: int, guidance: float) -> No
     from vidgen.world.bench import load_suite
 
     s = load_suite()
-    engine = Engine.load(model, dtype=precisions.resolve("auto"))
+    dev = precisions.device("auto")
+    engine = Engine.load(model, dtype=precisions.resolve("auto", dev), device=dev)
     seconds = (s["frames"] - 1) / s["fps"]
     target.mkdir(parents=True, exist_ok=True)
     for i, it in enumerate(s["items"]):
@@ -266,7 +267,11 @@ def generate_cmd(
     model: Annotated[str, typer.Option(help="model name under models/ or a directory")] = "default",
     sampler: Annotated[str, typer.Option(help="euler or heun")] = "euler",
     precision: Annotated[
-        str, typer.Option(help="auto (bfloat16 where the CPU has it natively), bfloat16 or float32")
+        str,
+        typer.Option(help="auto (bfloat16 where the device has it natively), bfloat16 or float32"),
+    ] = "auto",
+    device: Annotated[
+        str, typer.Option(help="auto (the first GPU torch sees, else the CPU), cpu, cuda or cuda:N")
     ] = "auto",
     compile: Annotated[
         bool,
@@ -280,10 +285,12 @@ def generate_cmd(
     try:
         _check_prompt(prompt)
         w, h = parse_size(size)
+        dev = precisions.device(device, "--device")
         engine = Engine.load(
             model,
-            dtype=precisions.resolve(precisions.check(precision, "--precision")),
+            dtype=precisions.resolve(precisions.check(precision, "--precision"), dev),
             compile=compile,
+            device=dev,
         )
         req = Request(
             prompt=prompt,
@@ -371,16 +378,19 @@ def train_cmd(
         cfg = load_yaml(kinds[what], config, **{**extra, **flags})  # --steps beats --set steps=
         if not 0 <= cfg.decay <= cfg.steps:
             raise ValueError(f"decay must be in [0, steps={cfg.steps}], got {cfg.decay}")
+        precisions.check_device(cfg.device)
     except ValueError as e:
         _fail(str(e))
     import torch
 
+    from vidgen.training.distributed import local_device
     from vidgen.training.tasks import dit_task, vae_task
     from vidgen.training.train import check_resume, run
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
+        local_device(cfg.device)  # refuse cuda where torch sees no GPU before any work
         task = {"vae": vae_task, "dit": dit_task}[what](cfg)
         check_resume(task)
     except (ValueError, FileNotFoundError) as e:
@@ -469,7 +479,9 @@ def reproduce_cmd(
             raise ValueError("the recipe uses image/video conditioning, which the file lacks")
         _check_prompt(recipe["prompt"])
         precision = recipe.get("precision", "float32")
-        engine = Engine.load(recipe["model"], dtype=precisions.resolve(precisions.check(precision)))
+        dev = precisions.device("auto")
+        dtype = precisions.resolve(precisions.check(precision), dev)
+        engine = Engine.load(recipe["model"], dtype=dtype, device=dev)
         if recipe.get("weights") and engine.weights_hash != recipe["weights"]:
             raise ValueError(
                 f"model {recipe['model']!r} has weights {engine.weights_hash}, "

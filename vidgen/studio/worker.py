@@ -97,8 +97,12 @@ class Worker:
         from vidgen.pipelines.spec import Request
 
         t0 = time.perf_counter()
+        dev = precisions.device("auto")  # the first GPU torch sees, else the CPU
         self.engine = Engine.load(
-            self.model, dtype=precisions.resolve(self.precision), compile=self.compile
+            self.model,
+            dtype=precisions.resolve(self.precision, dev),
+            compile=self.compile,
+            device=dev,
         )
         self.engine.text.encode([""])  # load the text encoder now, not in the first job
         if self.compile:  # compile for the API's default request now; other sizes when asked

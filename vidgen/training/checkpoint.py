@@ -74,8 +74,8 @@ def unpack_optimizer(
     for group in opt.param_groups:
         for p in group["params"]:
             name = names[id(p)]
-            state = {
-                k.split(".")[1]: v
+            state = {  # moments on the parameter's device; AdamW keeps its step count on the CPU
+                k.split(".")[1]: v if k.split(".")[1] == "step" else v.to(p.device)
                 for k, v in tensors.items()
                 if k.startswith("opt.") and k.split(".", 2)[2] == name
             }

@@ -1,4 +1,8 @@
-"""One process or many under torchrun: the same code, rank 0 logs and saves."""
+"""One process or many under torchrun: the same code, rank 0 logs and saves.
+
+On a machine with GPUs each process trains on the GPU of its local rank (torchrun
+--nproc-per-node N, one per GPU) and the group talks over NCCL; on a CPU, over gloo.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +17,34 @@ import torch.distributed as dist
 class Dist:
     rank: int = 0
     world: int = 1
+    device: torch.device = torch.device("cpu")
 
     @property
     def main(self) -> bool:
         return self.rank == 0
 
 
-def setup() -> Dist:
-    """Join the process group when launched by torchrun (gloo on CPU, nccl on GPU)."""
+def local_device(name: str = "auto") -> torch.device:
+    """This process's device for a `precision.device` name: under torchrun on GPUs, the GPU
+    of its local rank (one process per GPU)."""
+    from vidgen.precision import device as resolve_device
+
+    dev = resolve_device(name, "device")
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return dev
+
+
+def setup(device: str = "auto") -> Dist:
+    """This process's device, and the process group when launched by torchrun: gloo on the
+    CPU, nccl on GPUs."""
+    dev = local_device(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
     if "RANK" not in os.environ:
-        return Dist()
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend)
-    return Dist(dist.get_rank(), dist.get_world_size())
+        return Dist(device=dev)
+    dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), dev)
 
 
 def teardown(d: Dist) -> None:
@@ -40,6 +59,6 @@ def teardown(d: Dist) -> None:
 def mean_across(d: Dist, value: float) -> float:
     if d.world == 1:
         return value
-    t = torch.tensor([value], dtype=torch.float64)
+    t = torch.tensor([value], dtype=torch.float64, device=d.device)  # nccl: on the GPU
     dist.all_reduce(t)
     return float(t.item()) / d.world

@@ -81,6 +81,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     from vidgen.models.text_encoder import TextEncoder, collate
     from vidgen.models.transformer import DIT_PRESETS, DiT
     from vidgen.training import checkpoint
+    from vidgen.training.distributed import local_device
 
     if cfg.dit not in DIT_PRESETS:
         raise ValueError(f"dit must be one of {', '.join(DIT_PRESETS)}, got {cfg.dit!r}")
@@ -99,7 +100,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     suite = load_suite()["items"]
     if not 1 <= cfg.eval_prompts <= len(suite):
         raise ValueError(f"eval_prompts must be in [1, {len(suite)}], got {cfg.eval_prompts}")
-    vae = load_vae(cfg.vae)
+    vae = load_vae(cfg.vae).to(local_device(cfg.device))  # encodes the cache where it trains
     text = TextEncoder()
     # Every process (one, or each under torchrun) builds its share of the shards, counted
     # across buckets, then waits until all are there with their captions (each appears whole).
@@ -158,9 +159,11 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         z0, s, m, p, pinned, weight = b
         B, C, T, H, W = z0.shape
         t = flow.sample_t(B, gen, flow.shift_for(T * H * W, cfg.shift))[:, None].repeat(1, T)
+        t = t.to(z0.device)  # drawn on the CPU generator, as the noise: the same on any device
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
-        eps = torch.randn(z0.shape, generator=gen)
-        pred = net(flow.noised(z0, eps, t), t, s, m, p, torch.full((B,), cfg.fps)).float()
+        eps = torch.randn(z0.shape, generator=gen).to(z0.device)
+        fps = torch.full((B,), cfg.fps, device=z0.device)
+        pred = net(flow.noised(z0, eps, t), t, s, m, p, fps).float()
         err = (pred - flow.target(z0, eps)).pow(2).mean(dim=1)  # (B, T, h, w)
         keep = (t > 0).float()[:, :, None, None] * weight
         total = (err * keep).sum() / keep.sum()
@@ -183,7 +186,8 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         from vidgen.pipelines.pipeline import Engine, Request
         from vidgen.world.bench import report, score_clip
 
-        eng = Engine(vae, ema, weights_meta(ema), name=f"step{step}")
+        device = next(ema.parameters()).device
+        eng = Engine(vae, ema, weights_meta(ema), name=f"step{step}", device=device)
         width, height = (int(v) for v in cfg.buckets[0].split("x"))  # what it trains on most
         seconds = (cfg.frames - 1) / cfg.fps  # one window
         items = suite[:: max(1, len(suite) // cfg.eval_prompts)][: cfg.eval_prompts]

@@ -1,8 +1,9 @@
 """One training entry for every model, in one process or under torchrun (DDP).
 
 A task says how to build its model, draw a batch and compute its loss; this file does the
-rest: seeding, bf16 autocast, gradient accumulation, EMA, resumable checkpoints, a progress bar
-with loss and samples/s, and rank-0 logging.
+rest: the device, seeding, bf16 autocast, gradient accumulation, EMA, resumable checkpoints, a
+progress bar with loss and samples/s, and rank-0 logging. Batches and random draws are made on
+the CPU from (seed, step) and then moved, so a GPU run sees the data and noise a CPU run does.
 """
 
 from __future__ import annotations
@@ -84,9 +85,9 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
     """Train until cfg.steps; resume from out/last.safetensors when it exists."""
     cfg = task.cfg
     log_every, ckpt_every = cfg.log_every, cfg.ckpt_every
-    d: Dist = setup()
+    d: Dist = setup(cfg.device)
     out = Path(cfg.out)
-    model = task.model
+    model = task.model.to(d.device)
     ema = copy.deepcopy(model).requires_grad_(False)
     names = {id(p): n for n, p in model.named_parameters()}
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -102,15 +103,16 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
         step = int(meta["step"])
         if d.main:
             print(f"resumed {last} at step {step}", file=sys.stderr)
-    bf16 = cfg.bf16 and fast_bf16()
+    cuda = d.device.type == "cuda"
+    bf16 = cfg.bf16 and (torch.cuda.is_bf16_supported() if cuda else fast_bf16())
     if cfg.bf16 and not bf16 and d.main:
         print(
-            "bf16 autocast off: this CPU has no native bfloat16 (it would run slower)",
+            f"bf16 autocast off: this {d.device.type} has no native bfloat16 (it would run slower)",
             file=sys.stderr,
         )
     net = model
     if d.world > 1:
-        net = nn.parallel.DistributedDataParallel(model)
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[d.device] if cuda else None)
     if cfg.compile:
         net = torch.compile(net)  # shares the parameters: EMA, checkpoints and eval use `model`
     log_path = out / "log.jsonl"
@@ -129,10 +131,10 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
             # process x N micro-batches
             k = (cfg.seed * 1_000_003 + step) * 4096 + micro * d.world + d.rank
             rng, gen = random.Random(k), torch.Generator().manual_seed(k)
-            batch = task.batch(rng, step)
+            batch = to_device(task.batch(rng, step), d.device)
             sync = micro == task.accumulate - 1 or d.world == 1
             ctx = net.no_sync() if (d.world > 1 and not sync) else contextlib.nullcontext()
-            with ctx, torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with ctx, torch.autocast(d.device.type, dtype=torch.bfloat16, enabled=bf16):
                 loss, parts = task.loss(net, batch, gen)
             (loss / task.accumulate).backward()
             for k, v in parts.items():
@@ -173,6 +175,17 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
         print(file=sys.stderr)
     teardown(d)
     return out / f"{task.name}.safetensors"
+
+
+def to_device(batch, device: torch.device):
+    """A batch (tensors, possibly in tuples, lists or dicts) on the device."""
+    if torch.is_tensor(batch):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
 
 
 def _save(task, model, ema, opt, names, step, out: Path, command: str) -> None:
