@@ -84,6 +84,8 @@ class TrainVAEConfig:
     compile: bool = False  # torch.compile the model being trained (minutes of compiling first)
     log_every: int = 25
     ckpt_every: int = 250
+    eval_every: int = 2000  # PSNR of held-out clips logged, a sheet in out/samples (0: never)
+    eval_clips: int = 8  # held-out world clips it reconstructs (and a window of the real one)
     out: str = "runs/vae"
     seed: int = 0
     threads: int = 0  # 0: torch's default
@@ -158,6 +160,7 @@ class TrainDiTConfig:
     ckpt_every: int = 250
     eval_every: int = 2000  # generate and score a few suite prompts with WorldBench
     eval_prompts: int = 48  # how many suite prompts it scores (every k-th of the 240)
+    sample_videos: int = 4  # of those, the first ones kept as MP4s under out/samples
     out: str = "runs/dit"
     seed: int = 0
     threads: int = 0

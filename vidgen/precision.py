@@ -63,13 +63,20 @@ def device(name: str = "auto", field: str = "device"):
     return dev
 
 
+def native_bf16(dev=None) -> bool:
+    """Whether a device (default: the CPU) computes bfloat16 natively."""
+    import torch
+
+    if dev is not None and torch.device(dev).type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return fast_bf16()
+
+
 def resolve(name: str, dev=None):
     """torch.bfloat16 or torch.float32 for a precision name on a device (default: the CPU);
     `auto` picks bfloat16 where that device computes it natively."""
     import torch
 
     if check(name) == "auto":
-        if dev is not None and torch.device(dev).type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-        return torch.bfloat16 if fast_bf16() else torch.float32
+        return torch.bfloat16 if native_bf16(dev) else torch.float32
     return getattr(torch, name)

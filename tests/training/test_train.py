@@ -10,10 +10,12 @@ from tests.helpers import vidgen
 from vidgen.training import checkpoint
 
 
+def _vae_args(out, steps):
+    return "train", "vae", "--config", "configs/vae_tiny.yaml", "--out", out, "--steps", steps
+
+
 def _train(out, steps):
-    return vidgen(
-        "train", "vae", "--config", "configs/vae_tiny.yaml", "--out", out, "--steps", steps
-    )
+    return vidgen(*_vae_args(out, steps))
 
 
 def _train_dit(tmp_path, out, *extra, check=True):
@@ -107,15 +109,28 @@ def test_a_non_finite_gradient_stops_training_before_it_reaches_the_weights(tmp_
 
 def test_vae_then_dit_then_export_then_generate(tmp_path):
     """The whole training path on tiny configs, ending in a playable video."""
-    from vidgen.io.video import read_video
+    from PIL import Image
 
-    _train(tmp_path / "vae", 2)
+    from vidgen.io.video import read_metadata, read_video
+
+    vidgen(*_vae_args(tmp_path / "vae", 2), "--set", "eval_every=2", "--set", "eval_clips=2")
+    log = (tmp_path / "vae" / "log.jsonl").read_text().splitlines()
+    (vae_eval,) = [json.loads(line)["eval"] for line in log if '"eval"' in line]
+    assert 0 < vae_eval["psnr_world"] < 60 and 0 < vae_eval["psnr_real"] < 60  # held-out clips
+    sheet = Image.open(tmp_path / "vae" / "samples" / "step000002.png")
+    # a row per clip beside its reconstruction: 2 world clips (32 px), then the real one (144)
+    assert sheet.size == (2 * 3 * 176 + 4, 2 * (32 + 4) + 144 + 4)
     cache = f"cache={tmp_path / 'cache'}"
-    evals = ("--set", "eval_every=4", "--set", "eval_prompts=2")
+    evals = ("--set", "eval_every=4", "--set", "eval_prompts=2", "--set", "sample_videos=1")
     _train_dit(tmp_path, tmp_path / "dit", "--set", cache, "--set", "shift=2.5", *evals)
     log = (tmp_path / "dit" / "log.jsonl").read_text().splitlines()
     scores = [json.loads(line)["eval"] for line in log if '"eval"' in line]
     assert len(scores) == 1 and 0 <= scores[0]["background"] <= 1  # WorldBench during training
+    samples = tmp_path / "dit" / "samples"
+    assert sorted(p.name for p in samples.iterdir()) == ["step000004.png", "step000004_0.mp4"]
+    frames, _ = read_video(samples / "step000004_0.mp4")
+    recipe = json.loads(read_metadata(samples / "step000004_0.mp4")["comment"])["vidgen_recipe"]
+    assert frames.shape == (5, 32, 32, 3) and recipe["model"] == "step4" and recipe["prompt"]
     _, meta = checkpoint.load(tmp_path / "dit" / "dit.safetensors")
     assert meta["kind"] == "dit" and meta["latent_scale"] > 0 and meta["frames"] == 5
     assert meta["shift"] == 2.5  # sampling uses the shift the model was trained with

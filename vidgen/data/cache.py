@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 
 from vidgen.data.datasets import to_tensor
 from vidgen.models.vae import VideoVAE
-from vidgen.precision import fast_bf16
+from vidgen.precision import native_bf16
 from vidgen.world.captions import caption, structured, structured_text
 from vidgen.world.render import object_pixels, render
 from vidgen.world.scene import sample_scene
@@ -114,7 +114,7 @@ def build_folder(
 def _write_shard(vae: VideoVAE, path: Path, videos: list[torch.Tensor], meta: list) -> None:
     """Encode videos in batches of 16 and write one shard atomically."""
     z, dev = [], next(vae.parameters()).device  # encoded where the VAE is: a GPU if given one
-    bf16 = torch.cuda.is_bf16_supported() if dev.type == "cuda" else fast_bf16()
+    bf16 = native_bf16(dev)
     for j in range(0, len(videos), 16):
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             z.append(vae.encode(torch.stack(videos[j : j + 16]).to(dev))[0].float().cpu())

