@@ -247,6 +247,14 @@ def test_export_takes_a_decoder_fine_tune_but_not_another_encoder(tmp_path):
     vae.unlink()  # the file the DiT was trained on is gone: nothing to compare encoders with
     r = vidgen("export", "--vae", tmp_path / "dec" / "vae.safetensors", *dit, check=False)
     assert r.returncode == 2 and "not found or changed since" in r.stderr
+    # an exported model keeps its VAE beside the DiT: a decoder fine-tune of it exports again
+    vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / "dec2",
+           "--set", f"init={tmp_path / 'model' / 'vae.safetensors'}", "--set",
+           "freeze_encoder=true")  # fmt: skip
+    again = ("--dit", tmp_path / "model" / "dit.safetensors", "-o", tmp_path / "model2")
+    vidgen("export", "--vae", tmp_path / "dec2" / "vae.safetensors", *again)
+    r = vidgen("export", "--vae", tmp_path / "other" / "vae.safetensors", *again, check=False)
+    assert r.returncode == 2 and "whose encoder differs" in r.stderr
 
 
 def test_two_process_ddp_matches_one_process_with_accumulation():

@@ -402,23 +402,33 @@ def train_cmd(
     typer.echo(f"weights: {path}")
 
 
-def _check_same_encoder(vae_tensors: dict, dit_meta: dict) -> None:
+def _check_same_encoder(vae_tensors: dict, dit_meta: dict, dit_path: Path) -> None:
     """A VAE other than the one the DiT was trained on is fine if its encoder is bit for bit
-    that one's (a decoder fine-tune, `freeze_encoder=true`): the DiT's latents are unchanged."""
+    that one's (a decoder fine-tune, `freeze_encoder=true`): the DiT's latents are unchanged.
+    The reference is the VAE file the DiT was trained on, or, once that is gone, the VAE beside
+    the DiT in a model directory (`vidgen export` checked that pair when it wrote it)."""
     import torch
 
     from vidgen.training import checkpoint
 
-    trained = Path(dit_meta.get("vae", ""))
-    if not trained.is_file() or checkpoint.file_hash(trained) != dit_meta["vae_hash"]:
+    trained, beside = Path(dit_meta.get("vae", "")), dit_path.parent / "vae.safetensors"
+    if trained.is_file() and checkpoint.file_hash(trained) == dit_meta["vae_hash"]:
+        ref_path = trained
+    elif beside.is_file() and beside != Path(dit_meta.get("vae", "")):
+        ref_path = beside  # a model directory: its VAE and DiT were exported together
+    else:
         raise ValueError(
             f"the DiT was trained on another VAE ({trained}, not found or changed since), so "
-            "--vae must be that file or a decoder fine-tune of it with that file in place"
+            "--vae must be that file or a decoder fine-tune of it with that file in place "
+            "(or --dit a DiT in an exported model directory, beside its VAE)"
         )
-    ref, _ = checkpoint.load(trained)
+    ref, _ = checkpoint.load(ref_path)
     enc = [k for k in ref if k.startswith("encoder.")]
-    if any(k not in vae_tensors or not torch.equal(vae_tensors[k], ref[k]) for k in enc):
-        raise ValueError(f"the DiT was trained on {trained}, whose encoder differs from --vae's")
+    if any(
+        k not in vae_tensors or not torch.equal(vae_tensors[k], ref[k].to(vae_tensors[k].dtype))
+        for k in enc
+    ):
+        raise ValueError(f"the DiT was trained on {ref_path}, whose encoder differs from --vae's")
 
 
 @app.command("export")
@@ -441,7 +451,7 @@ def export_cmd(
         if vm.get("kind") != "vae" or dm.get("kind") != "dit":
             raise ValueError("--vae must hold VAE weights and --dit DiT weights")
         if dm.get("vae_hash") and dm["vae_hash"] != checkpoint.file_hash(vae):
-            _check_same_encoder(vt, dm)
+            _check_same_encoder(vt, dm, dit)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     out.mkdir(parents=True, exist_ok=True)
