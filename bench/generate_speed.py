@@ -37,19 +37,14 @@ from vidgen.pipelines.pipeline import (
 )
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":  # GPU kernels run asynchronously: wait before reading the clock
-        torch.cuda.synchronize(device)
-
-
 def matmul_peak_fp32(n: int = 2048, reps: int = 10, device=torch.device("cpu")) -> float:
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
-    sync(device)
+    precision.synchronize(device)
     t = time.perf_counter()
     for _ in range(reps):
         a @ b
-    sync(device)
+    precision.synchronize(device)
     return 2 * n**3 * reps / (time.perf_counter() - t)
 
 
@@ -66,11 +61,11 @@ def dit_flops_per_s(engine: Engine, x, t, cond, forward=None) -> tuple[float, fl
     bf16 = engine.dtype == torch.bfloat16
     with torch.no_grad(), torch.autocast(engine.device.type, torch.bfloat16, enabled=bf16):
         forward(x, t, **cond)
-        sync(engine.device)
+        precision.synchronize(engine.device)
         reps, start = 10, time.perf_counter()
         for _ in range(reps):
             forward(x, t, **cond)
-        sync(engine.device)
+        precision.synchronize(engine.device)
         dt = (time.perf_counter() - start) / reps
     return flops / dt, dt
 

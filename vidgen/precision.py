@@ -63,6 +63,14 @@ def device(name: str = "auto", field: str = "device"):
     return dev
 
 
+def synchronize(dev) -> None:
+    """Wait for a GPU's queued kernels (they run asynchronously) before reading a clock."""
+    import torch
+
+    if torch.device(dev).type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
 def native_bf16(dev=None) -> bool:
     """Whether a device (default: the CPU) computes bfloat16 natively."""
     import torch

@@ -165,6 +165,11 @@ def init_keys(
 # --- the recipe -------------------------------------------------------------------------------
 
 
+def recipe_metadata(recipe: dict) -> dict:
+    """The MP4 metadata that carries a recipe (what `read_recipe` reads back)."""
+    return {"comment": json.dumps({"vidgen_recipe": recipe})}
+
+
 def read_recipe(path: str | Path) -> dict | None:
     """The recipe from an MP4's metadata (the C2PA assertion carries the same), or None."""
     try:
@@ -247,7 +252,7 @@ def finalize(
     plain, signed = path.with_name(f".{path.name}.plain"), path.with_name(f".{path.name}.signed")
     side, side_tmp = path.with_suffix(".json"), path.with_name(f".{path.stem}.json.tmp")
     try:
-        write_mp4(plain, frames, fps, metadata={"comment": json.dumps({"vidgen_recipe": recipe})})
+        write_mp4(plain, frames, fps, metadata=recipe_metadata(recipe))
         if sign:
             sign_mp4(plain, signed, recipe, cfg)
         else:

@@ -23,6 +23,7 @@ from vidgen.models.transformer import DiT, DiTConfig
 from vidgen.models.vae import VideoVAE, latent_stat, load_vae, vae_meta
 from vidgen.pipelines.conditioning import pin_latents
 from vidgen.pipelines.spec import MODELS_DIR, ModelSpec, Request, weight_paths
+from vidgen.precision import synchronize
 from vidgen.training import checkpoint
 
 __all__ = ["MODELS_DIR", "Engine", "Request", "Result", "save_model"]
@@ -206,8 +207,7 @@ class Engine:
         z = self.denoise(
             x, ts, cond, uncond, req.guidance, pinned, pinned_values, req.sampler, step_cb
         )
-        if self.device.type == "cuda":  # kernels run asynchronously: time the stage, not its launch
-            torch.cuda.synchronize(self.device)
+        synchronize(self.device)  # time the stage, not its launch
         stages["denoise"] = time.perf_counter() - t1
         # 4. decode
         t2 = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from pathlib import Path
@@ -249,6 +248,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     def evaluate(ema, step: int) -> dict:
         """Score suite prompts with WorldBench; a contact sheet of all of them and the first
         `sample_videos` as MP4s (with their recipes) go to out/samples."""
+        from vidgen.io.provenance import recipe_metadata
         from vidgen.io.video import write_mp4
         from vidgen.pipelines.pipeline import Engine, Request
         from vidgen.world.bench import contact_sheet, report, score_clip
@@ -267,8 +267,8 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         samples.mkdir(parents=True, exist_ok=True)
         contact_sheet(clips, [r.frames for r in results], samples / f"step{step:06d}.png")
         for i, res in enumerate(results[: cfg.sample_videos]):
-            meta = {"comment": json.dumps({"vidgen_recipe": res.recipe})}
-            write_mp4(samples / f"step{step:06d}_{i}.mp4", res.frames, res.fps, metadata=meta)
+            path = samples / f"step{step:06d}_{i}.mp4"
+            write_mp4(path, res.frames, res.fps, metadata=recipe_metadata(res.recipe))
         return {k: v["score"] for k, v in report(clips)["dimensions"].items()}
 
     return Task(
