@@ -17,7 +17,6 @@ import json
 
 import torch
 
-from vidgen import precision
 from vidgen.data.datasets import to_tensor
 from vidgen.diffusion import flow
 from vidgen.pipelines.pipeline import Engine
@@ -53,7 +52,7 @@ def main() -> None:
         ap.error(f"--t0 values must be in [0, 1], got {args.t0}")
     if not 1 <= args.prompts <= 240:
         ap.error(f"--prompts must be in [1, 240], got {args.prompts}")
-    eng = Engine.load(args.model, dtype=precision.resolve("auto"))
+    eng = Engine.load(args.model, precision="auto")
     eng.shift = eng.shift if args.shift is None else args.shift  # to compare models on one schedule
     s = load_suite()
     items = s["items"][:: max(1, len(s["items"]) // args.prompts)][: args.prompts]

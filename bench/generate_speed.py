@@ -89,7 +89,7 @@ def main() -> None:
             DiT(DIT_PRESETS["default"]),
             {"fps": 8.0, "frames": 17, "latent_scale": 1.0},
         )
-    engine = Engine.load(model, dtype=precision.resolve(args.precision, dev), device=dev)
+    engine = Engine.load(model, precision=args.precision, device=dev)
     req = Request("a red ball bounces on a checkerboard floor", seconds=2.0, steps=args.steps)
     engine.generate(req)  # warm up: text encoder, kernels
     warm, stages = [], {}

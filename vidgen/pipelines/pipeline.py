@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from vidgen import __version__
+from vidgen import precision as precisions
 from vidgen.diffusion import flow
 from vidgen.diffusion.guidance import cfg as guided
 from vidgen.diffusion.samplers import SAMPLERS
@@ -100,11 +101,15 @@ class Engine:
     def load(
         cls,
         model: str = "default",
-        dtype: torch.dtype = torch.float32,
+        precision: str = "float32",
         compile: bool = False,
         device: torch.device | str = "cpu",
     ) -> Engine:
-        """A model by name (models/NAME/) or by path to a directory with vae and dit weights."""
+        """A model by name (models/NAME/) or by path to a directory with vae and dit weights.
+        precision float32, bfloat16 or auto (bfloat16 where the device computes it natively);
+        device cpu, cuda[:N] or auto (the first GPU torch sees, else the CPU)."""
+        dev = precisions.device(device) if isinstance(device, str) else torch.device(device)
+        dtype = precisions.resolve(precision, dev)
         vae_path, dit_path = weight_paths(model)
         vae = load_vae(vae_path)
         dit_t, dit_meta = checkpoint.load(dit_path)
@@ -113,7 +118,7 @@ class Engine:
         h = checkpoint.file_hash(dit_path)[:8] + checkpoint.file_hash(vae_path)[:8]
         return cls(
             vae, dit, dit_meta, name=model, weights_hash=h, dtype=dtype, compile=compile,
-            device=device,
+            device=dev,
         )  # fmt: skip
 
     # --- validation ---------------------------------------------------------------------------

@@ -207,8 +207,7 @@ def _generate_suite(target: Path, model: str, steps: int, guidance: float) -> No
     from vidgen.world.bench import load_suite
 
     s = load_suite()
-    dev = precisions.device("auto")
-    engine = Engine.load(model, dtype=precisions.resolve("auto", dev), device=dev)
+    engine = Engine.load(model, precision="auto", device="auto")
     seconds = (s["frames"] - 1) / s["fps"]
     target.mkdir(parents=True, exist_ok=True)
     for i, it in enumerate(s["items"]):
@@ -285,12 +284,11 @@ def generate_cmd(
     try:
         _check_prompt(prompt)
         w, h = parse_size(size)
-        dev = precisions.device(device, "--device")
         engine = Engine.load(
             model,
-            dtype=precisions.resolve(precisions.check(precision, "--precision"), dev),
+            precision=precisions.check(precision, "--precision"),
             compile=compile,
-            device=dev,
+            device=precisions.device(device, "--device"),
         )
         req = Request(
             prompt=prompt,
@@ -488,10 +486,8 @@ def reproduce_cmd(
         if recipe.get("conditioning"):
             raise ValueError("the recipe uses image/video conditioning, which the file lacks")
         _check_prompt(recipe["prompt"])
-        precision = recipe.get("precision", "float32")
-        dev = precisions.device("auto")
-        dtype = precisions.resolve(precisions.check(precision), dev)
-        engine = Engine.load(recipe["model"], dtype=dtype, device=dev)
+        precision = precisions.check(recipe.get("precision", "float32"))
+        engine = Engine.load(recipe["model"], precision=precision, device="auto")
         if recipe.get("weights") and engine.weights_hash != recipe["weights"]:
             raise ValueError(
                 f"model {recipe['model']!r} has weights {engine.weights_hash}, "

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vidgen import precision as precisions
 from vidgen.studio.logs import log_event
 from vidgen.studio.queue import open_queue
 
@@ -97,12 +96,8 @@ class Worker:
         from vidgen.pipelines.spec import Request
 
         t0 = time.perf_counter()
-        dev = precisions.device("auto")  # the first GPU torch sees, else the CPU
-        self.engine = Engine.load(
-            self.model,
-            dtype=precisions.resolve(self.precision, dev),
-            compile=self.compile,
-            device=dev,
+        self.engine = Engine.load(  # on the first GPU torch sees, else the CPU
+            self.model, precision=self.precision, compile=self.compile, device="auto"
         )
         self.engine.text.encode([""])  # load the text encoder now, not in the first job
         if self.compile:  # compile for the API's default request now; other sizes when asked
