@@ -24,7 +24,6 @@ from vidgen.models.transformer import DiT, DiTConfig
 from vidgen.models.vae import VideoVAE, latent_stat, load_vae, vae_meta
 from vidgen.pipelines.conditioning import pin_latents
 from vidgen.pipelines.spec import MODELS_DIR, ModelSpec, Request, weight_paths
-from vidgen.precision import synchronize
 from vidgen.training import checkpoint
 
 __all__ = ["MODELS_DIR", "Engine", "Request", "Result", "save_model"]
@@ -212,7 +211,7 @@ class Engine:
         z = self.denoise(
             x, ts, cond, uncond, req.guidance, pinned, pinned_values, req.sampler, step_cb
         )
-        synchronize(self.device)  # time the stage, not its launch
+        precisions.synchronize(self.device)  # time the stage, not its launch
         stages["denoise"] = time.perf_counter() - t1
         # 4. decode
         t2 = time.perf_counter()

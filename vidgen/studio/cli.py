@@ -412,7 +412,7 @@ def _check_same_encoder(vae_tensors: dict, dit_meta: dict, dit_path: Path) -> No
     trained, beside = Path(dit_meta.get("vae", "")), dit_path.parent / "vae.safetensors"
     if trained.is_file() and checkpoint.file_hash(trained) == dit_meta["vae_hash"]:
         ref_path = trained
-    elif beside.is_file() and beside != Path(dit_meta.get("vae", "")):
+    elif beside.is_file() and beside != trained:
         ref_path = beside  # a model directory: its VAE and DiT were exported together
     else:
         raise ValueError(
@@ -486,7 +486,7 @@ def reproduce_cmd(
         if recipe.get("conditioning"):
             raise ValueError("the recipe uses image/video conditioning, which the file lacks")
         _check_prompt(recipe["prompt"])
-        precision = precisions.check(recipe.get("precision", "float32"))
+        precision = recipe.get("precision", "float32")  # Engine.load refuses an unknown one
         engine = Engine.load(recipe["model"], precision=precision, device="auto")
         if recipe.get("weights") and engine.weights_hash != recipe["weights"]:
             raise ValueError(
