@@ -20,6 +20,7 @@ from einops import rearrange
 from torch import nn
 
 from vidgen.config import VAEConfig
+from vidgen.precision import synchronize
 from vidgen.training import checkpoint
 
 
@@ -205,8 +206,6 @@ def roundtrip(vae: VideoVAE, x: torch.Tensor, bf16: bool) -> tuple[torch.Tensor,
     """Encode x (B, 3, F, H, W) in [-1, 1] to its latent means and decode them in time chunks,
     on the VAE's device (autocast to bfloat16 if asked): the reconstruction (float32, clamped,
     on the CPU), and the seconds the encode and the decode took."""
-    from vidgen.precision import synchronize
-
     dev = next(vae.parameters()).device
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
         t0 = time.perf_counter()
