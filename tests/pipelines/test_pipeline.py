@@ -1,6 +1,7 @@
 """The engine end to end on a tiny random model: prompt -> MP4 with its recipe."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -31,7 +32,10 @@ def test_compiled_engine_makes_the_eager_frames(tiny_model):
     eager, compiled = Engine.load(str(tiny_model)), Engine.load(str(tiny_model), compile=True)
     assert compiled.forward is not compiled.dit
     req = Request("a red ball moves left", width=32, height=32, seconds=1.0, steps=3, seed=7)
-    a, b = eager.generate(req).frames, compiled.generate(req).frames
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        a, b = eager.generate(req).frames, compiled.generate(req).frames
+    assert not [w for w in seen if "lru_cache" in str(w.message)]  # the rope tables traced plain
     assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 2
     assert not np.array_equal(a, eager.generate(Request(**{**req.__dict__, "seed": 8})).frames)
 

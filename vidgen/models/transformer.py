@@ -58,7 +58,6 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
-@functools.lru_cache(maxsize=32)
 def rope_3d(t: int, h: int, w: int, head_dim: int, device=None) -> tuple[torch.Tensor, ...]:
     """cos, sin of shape (N, head_dim/2) for token positions (t, y, x), t-major order."""
     dt = head_dim // 4 // 2 * 2  # a quarter of the pairs for time, the rest split for y and x
@@ -72,6 +71,11 @@ def rope_3d(t: int, h: int, w: int, head_dim: int, device=None) -> tuple[torch.T
     ang = torch.cat(parts, dim=-1).to(device)
     ang = torch.cat([ang, ang], dim=-1)  # (N, head_dim): pairs are (i, i + head_dim/2)
     return ang.cos(), ang.sin()
+
+
+# Eager calls reuse the tables; torch.compile traces the plain function instead (it would skip
+# the cache wrapper anyway, and warn that it did) and folds them into the graph as constants.
+_rope_3d_cached = functools.lru_cache(maxsize=32)(rope_3d)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -195,7 +199,8 @@ class DiT(nn.Module):
         clip = self.micro(micro.to(z.dtype)) + self.pooled_in(pooled.to(z.dtype))  # (B, D)
         c = self.t_embed(timestep_embedding(t_tok, 256).to(z.dtype)) + clip[:, None]  # (B, N, D)
         ctx = self.text_in(text.to(z.dtype))
-        cos, sin = rope_3d(T, h, w, self.cfg.width // self.cfg.heads, device=x.device)
+        rope_fn = rope_3d if torch.compiler.is_compiling() else _rope_3d_cached
+        cos, sin = rope_fn(T, h, w, self.cfg.width // self.cfg.heads, device=x.device)
         rope = (cos.to(z.dtype), sin.to(z.dtype))
         mod = rearrange(self.ada(F.silu(c)), "b n (six d) -> b n six d", six=6)
         for blk in self.blocks:
