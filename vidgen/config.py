@@ -123,6 +123,7 @@ class TrainDiTConfig:
     """What `vidgen train dit` runs: flow matching on cached world latents."""
 
     dit: str = "default"
+    predict: str = "v"  # the transformer's last layer: velocity ("v") or clean latents ("x")
     vae: str = "runs/vae/vae.safetensors"  # frozen autoencoder weights
     data: str = "world"  # "world", or a folder of clips with a NAME.txt caption beside each
     cache: str = "runs/latents"  # latent cache directory (built on first use)

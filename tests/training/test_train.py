@@ -193,8 +193,10 @@ def test_per_channel_latent_norm_and_a_resume_that_would_change_it(tmp_path):
     torch.testing.assert_close(z * scale + mean, raw, atol=1e-4, rtol=1e-4)
     res = eng.generate(Request("a red ball", seconds=0.5, width=32, height=32, steps=2))
     assert res.frames.shape[1:] == (32, 32, 3)
-    for key, value in (("latent_norm", "global"), ("dit", "default")):
-        r = _train_dit(tmp_path, tmp_path / "dit", *cache, "--set", f"{key}={value}", check=False)
+    for key, value in (("latent_norm", "global"), ("dit", "default"), ("predict", "x")):
+        keep = () if key == "latent_norm" else ("--set", "latent_norm=channel")
+        r = _train_dit(tmp_path, tmp_path / "dit", *cache, *keep, "--set", f"{key}={value}",
+                       check=False)  # fmt: skip
         assert r.returncode == 2 and f"{key}: " in r.stderr and "was trained with" in r.stderr
     r = _train_dit(tmp_path, tmp_path / "x", *cache, "--set", "latent_norm=pixel", check=False)
     assert r.returncode == 2 and "latent_norm must be global or channel" in r.stderr
@@ -380,3 +382,30 @@ def test_dit_fine_tunes_from_init_and_trains_on_first_frames_as_images(tmp_path)
     vae = tmp_path / "vae" / "vae.safetensors"
     r = _train_dit(tmp_path, tmp_path / "z", *cache, "--set", f"init={vae}", check=False)
     assert r.returncode == 2 and "is not a transformer with config" in r.stderr
+
+
+def test_dit_predicting_clean_latents_trains_exports_and_generates(tmp_path):
+    """predict=x is stored in the weights and the engine runs it; an init made with the other
+    prediction is refused, and one from before the field existed loads as predict v."""
+    from vidgen.pipelines.pipeline import Engine, Request
+
+    _train(tmp_path / "vae", 1)
+    cache = ("--set", f"cache={tmp_path / 'cache'}")
+    _train_dit(tmp_path, tmp_path / "x", *cache, "--steps", 2, "--set", "predict=x")
+    x = tmp_path / "x" / "dit.safetensors"
+    weights, meta = checkpoint.load(x)
+    assert meta["dit_config"]["predict"] == "x"
+    vae = tmp_path / "vae" / "vae.safetensors"
+    vidgen("export", "--vae", vae, "--dit", x, "-o", tmp_path / "model")
+    eng = Engine.load(str(tmp_path / "model"))
+    assert eng.dit.cfg.predict == "x"
+    res = eng.generate(Request("a red ball", seconds=0.5, width=32, height=32, steps=2))
+    assert res.frames.shape[1:] == (32, 32, 3)
+    r = _train_dit(tmp_path, tmp_path / "v", *cache, "--set", f"init={x}", check=False)
+    assert r.returncode == 2 and "is not a transformer with config" in r.stderr
+    old = tmp_path / "old.safetensors"  # written before DiTConfig had `predict`
+    config = {k: v for k, v in meta["dit_config"].items() if k != "predict"}
+    checkpoint.save(old, weights, {**meta, "dit_config": config})
+    _train_dit(tmp_path, tmp_path / "o", *cache, "--steps", 1, "--set", f"init={old}")
+    r = _train_dit(tmp_path, tmp_path / "p", *cache, "--set", "predict=eps", check=False)
+    assert r.returncode == 2 and "predict must be one of v, x, got 'eps'" in r.stderr

@@ -18,6 +18,14 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+PREDICTIONS = ("v", "x")
+X_T_MIN = 0.05
+
+
+def check_predict(predict: str) -> None:
+    if predict not in PREDICTIONS:
+        raise ValueError(f"predict must be one of {', '.join(PREDICTIONS)}, got {predict!r}")
+
 
 @dataclass(frozen=True)
 class DiTConfig:
@@ -28,6 +36,12 @@ class DiTConfig:
     heads: int = 6
     patch: int = 4  # (1, 4, 4) latent patches: a 17-frame 128x128 clip is 5 x 4 x 4 = 80 tokens
     mlp_ratio: float = 4.0
+    # what the last layer outputs: the velocity ("v"), or the clean latents ("x"), which forward
+    # turns into the velocity (x_t - x0) / t, so samplers and the loss see v either way. Clean
+    # latents lie near a low-dimensional set and noise does not: predicting x is what lets
+    # JiT (Li & He, 2025, "Back to Basics: Let Denoising Generative Models Denoise") denoise
+    # large patches at all. The velocity's 1 / t is capped at 1 / X_T_MIN, as JiT caps it.
+    predict: str = "v"
 
 
 DIT_PRESETS: dict[str, DiTConfig] = {
@@ -138,6 +152,7 @@ class DiT(nn.Module):
 
     def __init__(self, cfg: DiTConfig):
         super().__init__()
+        check_predict(cfg.predict)
         self.cfg = cfg
         d, p, c = cfg.width, cfg.patch, cfg.latent_channels
         self.patch_in = nn.Linear(c * p * p, d)
@@ -174,7 +189,8 @@ class DiT(nn.Module):
     ) -> torch.Tensor:
         """x (B, C, T, H, W); t in [0, 1] per clip (B,), frame (B, T) or token (B, N);
         text (B, M, 384),
-        text_mask (B, M) bool; pooled (B, 384); fps (B,). Returns the velocity, x's shape."""
+        text_mask (B, M) bool; pooled (B, 384); fps (B,). Returns the velocity, x's shape
+        (with predict "x", worked out from the predicted clean latents)."""
         B, C, T, H, W = x.shape
         p = self.cfg.patch
         h, w = H // p, W // p
@@ -207,4 +223,6 @@ class DiT(nn.Module):
             z = blk(z, mod, ctx, text_mask, rope)
         shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
         z = self.patch_out(self.norm_out(z) * (1 + scale) + shift)
+        if self.cfg.predict == "x":  # z is x0: v = (x_t - x0) / t
+            z = (tokens.to(z.dtype) - z) / t_tok.clamp(min=X_T_MIN)[..., None].to(z.dtype)
         return rearrange(z, "b (t h w) (c p q) -> b c t (h p) (w q)", t=T, h=h, w=w, p=p, q=p)

@@ -128,17 +128,18 @@ def vae_sheet(rows: list[tuple[torch.Tensor, torch.Tensor]], path: Path) -> None
 def dit_task(cfg: TrainDiTConfig) -> Task:
     import os
     import time
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
     from vidgen.data import cache as latent_cache
     from vidgen.diffusion import flow
     from vidgen.models.text_encoder import TextEncoder, collate
-    from vidgen.models.transformer import DIT_PRESETS, DiT
+    from vidgen.models.transformer import DIT_PRESETS, DiT, check_predict
     from vidgen.training import checkpoint
     from vidgen.training.distributed import local_device
 
     if cfg.dit not in DIT_PRESETS:
         raise ValueError(f"dit must be one of {', '.join(DIT_PRESETS)}, got {cfg.dit!r}")
+    check_predict(cfg.predict)  # before the cache is built
     if len(cfg.buckets) != len(cfg.bucket_weights):
         raise ValueError("buckets and bucket_weights must have the same length")
     if cfg.latent_norm not in ("global", "channel"):
@@ -184,9 +185,9 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
             for b, c in caches.items()
         }
     mean, std = caches[cfg.buckets[0]].stats(per_channel=cfg.latent_norm == "channel")
-    dcfg = DIT_PRESETS[cfg.dit]
-    if dcfg.latent_channels != vae.cfg.latent_channels:
-        dcfg = type(dcfg)(**{**asdict(dcfg), "latent_channels": vae.cfg.latent_channels})
+    dcfg = replace(
+        DIT_PRESETS[cfg.dit], latent_channels=vae.cfg.latent_channels, predict=cfg.predict
+    )
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = DiT(dcfg)
     if cfg.init:  # a fine-tune keeps the weights and the latent units they were trained in
@@ -278,7 +279,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         accumulate=cfg.accumulate,
         evaluate=evaluate,
         eval_every=cfg.eval_every,
-        fixed=("dit", "latent_norm"),
+        fixed=("dit", "latent_norm", "predict"),
     )
 
 
@@ -286,10 +287,11 @@ def load_init(model, path: str, latent_norm: str) -> tuple[float | list, float |
     """Load a dit.safetensors of the same preset into `model`; its latent mean and scale."""
     from dataclasses import asdict
 
+    from vidgen.models.transformer import DiTConfig
     from vidgen.training import checkpoint
 
     tensors, meta = checkpoint.load(path)
-    if meta.get("kind") != "dit" or meta.get("dit_config") != asdict(model.cfg):
+    if meta.get("kind") != "dit" or DiTConfig(**meta.get("dit_config", {})) != model.cfg:
         raise ValueError(f"init: {path} is not a transformer with config {asdict(model.cfg)}")
     mean, std = meta["latent_mean"], meta["latent_scale"]
     if isinstance(mean, list) != (latent_norm == "channel"):
