@@ -287,11 +287,11 @@ def load_init(model, path: str, latent_norm: str) -> tuple[float | list, float |
     """Load a dit.safetensors of the same preset into `model`; its latent mean and scale."""
     from dataclasses import asdict
 
-    from vidgen.models.transformer import DiTConfig
     from vidgen.training import checkpoint
 
     tensors, meta = checkpoint.load(path)
-    if meta.get("kind") != "dit" or DiTConfig(**meta.get("dit_config", {})) != model.cfg:
+    config = {"predict": "v", **meta.get("dit_config", {})}  # weights from before `predict`
+    if meta.get("kind") != "dit" or config != asdict(model.cfg):
         raise ValueError(f"init: {path} is not a transformer with config {asdict(model.cfg)}")
     mean, std = meta["latent_mean"], meta["latent_scale"]
     if isinstance(mean, list) != (latent_norm == "channel"):
