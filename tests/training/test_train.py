@@ -229,25 +229,6 @@ def test_object_weight_reaches_the_loss_and_bad_values_are_refused(tmp_path):
     assert r.returncode == 2 and "object_weight must be in [0, 100], got -1" in r.stderr
 
 
-def test_latent_noise_trains_the_decoder_on_noisy_latents_and_bad_values_are_refused(tmp_path):
-    """latent_noise > 0 (decoder only) decodes half the clips from noised latents: the same first
-    batch and weights give a higher loss; without freeze_encoder, or out of range, it is refused."""
-    _train(tmp_path / "vae", 1)
-    tune = ("--set", f"init={tmp_path / 'vae' / 'vae.safetensors'}", "--set", "freeze_encoder=true")
-    losses = []
-    for n in (0, 5):
-        vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / f"n{n}",
-               "--steps", 1, *tune, "--set", f"latent_noise={n}")  # fmt: skip
-        losses.append(json.loads((tmp_path / f"n{n}" / "log.jsonl").read_text())["loss"])
-    assert losses[1] > losses[0] > 0
-    r = vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / "x",
-               "--set", "latent_noise=1", check=False)  # fmt: skip
-    assert r.returncode == 2 and "latent_noise needs freeze_encoder=true" in r.stderr
-    r = vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / "y",
-               *tune, "--set", "latent_noise=11", check=False)  # fmt: skip
-    assert r.returncode == 2 and "latent_noise must be in [0, 10], got 11" in r.stderr
-
-
 def test_export_takes_a_decoder_fine_tune_but_not_another_encoder(tmp_path):
     """A DiT exports with the VAE it was trained on or a decoder fine-tune of it (same encoder,
     so the same latents); a VAE with another encoder is refused."""

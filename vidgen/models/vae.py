@@ -188,18 +188,10 @@ class VideoVAE(nn.Module):
             outs.append(x[:, :, skip:])
         return torch.cat(outs, dim=2)
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        generator: torch.Generator | None = None,
-        extra_noise: torch.Tensor | None = None,
-    ):
-        """Reconstruction through a posterior sample, and the KL to N(0, 1) per element.
-        extra_noise (B,): per clip, the std of Gaussian noise added to that sample."""
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """Reconstruction through a posterior sample, and the KL to N(0, 1) per element."""
         mean, logvar = self.encode(x)
         z = mean + noise_like(mean, generator) * (0.5 * logvar).exp()
-        if extra_noise is not None:
-            z = z + noise_like(z, generator) * extra_noise.view(-1, 1, 1, 1, 1).to(z.dtype)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
         return self.decoder(z), kl
 

@@ -28,10 +28,6 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
         raise ValueError(f"vae must be one of {', '.join(VAE_PRESETS)}, got {cfg.vae!r}")
     if not 0 <= cfg.object_weight <= 100:
         raise ValueError(f"object_weight must be in [0, 100], got {cfg.object_weight}")
-    if not 0 <= cfg.latent_noise <= 10:
-        raise ValueError(f"latent_noise must be in [0, 10], got {cfg.latent_noise}")
-    if cfg.latent_noise and not cfg.freeze_encoder:  # it would outgrow the noise instead
-        raise ValueError("latent_noise needs freeze_encoder=true: it trains the decoder only")
     if not 1 <= cfg.eval_clips <= 64:
         raise ValueError(f"eval_clips must be in [1, 64], got {cfg.eval_clips}")
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
@@ -59,11 +55,7 @@ def vae_task(cfg: TrainVAEConfig) -> Task:
 
     def loss(net, b: tuple[torch.Tensor, torch.Tensor], gen: torch.Generator):
         x, objects = b
-        noise = None
-        if cfg.latent_noise:  # half the clips: std uniform in [0, latent_noise]
-            u = torch.rand(2, x.shape[0], generator=gen)
-            noise = torch.where(u[0] < 0.5, u[1] * cfg.latent_noise, 0.0).to(x.device)
-        y, kl = net(x, gen, noise)
+        y, kl = net(x, gen)
         err = y.float() - x
         weight = (1 + cfg.object_weight * objects.float())[:, None]  # (B, 1, F, H, W)
         recon = (weight * (err.pow(2) + 0.5 * err.abs())).sum() / (weight.sum() * err.shape[1])
