@@ -18,20 +18,6 @@ def test_interpolant_and_target():
     torch.testing.assert_close(flow.target(x0, eps), eps - x0)
 
 
-def test_noise_with_a_shared_share_is_unit_gaussian_correlated_over_frames():
-    shape = (4, 8, 5, 16, 16)
-    plain = flow.noise(shape, torch.Generator().manual_seed(1))  # shared 0: torch.randn's draws
-    torch.testing.assert_close(
-        plain, torch.randn(shape, generator=torch.Generator().manual_seed(1))
-    )
-    eps = flow.noise(shape, torch.Generator().manual_seed(1), shared=0.5)
-    assert abs(float(eps.std()) - 1) < 0.02 and abs(float(eps.mean())) < 0.02
-    a, b = eps[:, :, 0].flatten(), eps[:, :, 3].flatten()
-    assert abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1]) - 0.5) < 0.05
-    a, b = plain[:, :, 0].flatten(), plain[:, :, 3].flatten()
-    assert abs(float(torch.corrcoef(torch.stack([a, b]))[0, 1])) < 0.05
-
-
 def test_euler_step_is_x_plus_dt_v():
     x, v = torch.randn(1, 4), torch.randn(1, 4)
     out = sample_euler(lambda z, t: v, x, torch.tensor([0.8, 0.5]))

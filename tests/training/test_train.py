@@ -409,26 +409,3 @@ def test_dit_predicting_clean_latents_trains_exports_and_generates(tmp_path):
     _train_dit(tmp_path, tmp_path / "o", *cache, "--steps", 1, "--set", f"init={old}")
     r = _train_dit(tmp_path, tmp_path / "p", *cache, "--set", "predict=eps", check=False)
     assert r.returncode == 2 and "predict must be one of v, x, got 'eps'" in r.stderr
-
-
-def test_shared_noise_trains_is_stored_and_samples_and_bad_values_are_refused(tmp_path):
-    """shared_noise is stored in the weights and the engine draws its initial noise with it; a
-    resume may not change it; a value outside [0, 1) is refused."""
-    from vidgen.pipelines.pipeline import Engine, Request
-
-    _train(tmp_path / "vae", 1)
-    cache = ("--set", f"cache={tmp_path / 'cache'}")
-    _train_dit(tmp_path, tmp_path / "s", *cache, "--steps", 1, "--set", "shared_noise=0.5")
-    dit = tmp_path / "s" / "dit.safetensors"
-    assert checkpoint.load(dit)[1]["shared_noise"] == 0.5
-    vidgen("export", "--vae", tmp_path / "vae" / "vae.safetensors", "--dit", dit,
-           "-o", tmp_path / "model")  # fmt: skip
-    eng = Engine.load(str(tmp_path / "model"))
-    req = Request("a red ball", seconds=0.5, width=32, height=32, steps=2)
-    shared = eng.generate(req).frames
-    eng.shared_noise = 0.0
-    assert eng.shared_noise == 0.0 and not (eng.generate(req).frames == shared).all()
-    r = _train_dit(tmp_path, tmp_path / "s", *cache, "--steps", 2, check=False)
-    assert r.returncode == 2 and "shared_noise: " in r.stderr and "0.5, not 0.0" in r.stderr
-    r = _train_dit(tmp_path, tmp_path / "b", *cache, "--set", "shared_noise=1", check=False)
-    assert r.returncode == 2 and "shared_noise must be in [0, 1), got 1" in r.stderr

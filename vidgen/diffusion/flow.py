@@ -34,17 +34,6 @@ def sample_t(n: int, generator: torch.Generator, shift: float = 1.0) -> torch.Te
     return shift_t(t, shift)
 
 
-def noise(shape: tuple, generator: torch.Generator, shared: float = 0.0) -> torch.Tensor:
-    """Gaussian noise for latents (B, C, T, H, W), drawn on the generator's device. A share
-    `shared` of its variance is one draw common to every latent frame (the mixed noise prior of
-    PYoCo, Ge et al. 2023), so the frames' noise is correlated as the frames of a video are."""
-    eps = torch.randn(shape, generator=generator)
-    if shared:
-        common = torch.randn((*shape[:2], 1, *shape[3:]), generator=generator)
-        eps = math.sqrt(shared) * common + math.sqrt(1 - shared) * eps
-    return eps
-
-
 def noised(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """x_t for t broadcast over (B, ...) or per latent frame (B, T) against (B, C, T, H, W)."""
     tt = t.view(t.shape[0], 1, -1, 1, 1) if t.dim() == 2 else t.view(-1, *[1] * (x0.dim() - 1))

@@ -92,7 +92,6 @@ class Engine:
             v.to(self.device) if torch.is_tensor(v) else v for v in (scale, mean)
         )
         self.shift = float(meta.get("shift", 1.0))  # the timestep shift it was trained with
-        self.shared_noise = float(meta.get("shared_noise", 0.0))  # and its noise prior
         self.spec = ModelSpec.from_meta(name, vae_meta(vae.cfg)["vae_config"], meta)
 
     # --- loading ------------------------------------------------------------------------------
@@ -200,7 +199,7 @@ class Engine:
             req.width // sf,
         )
         pinned_values, pinned = pin_latents(req.conditioning, self.encode, shape, r)
-        x = flow.noise((1, *shape), gen, self.shared_noise)  # on the CPU: the same on any device
+        x = torch.randn((1, *shape), generator=gen)  # drawn on the CPU: the same on any device
         # 3. denoise
         t1 = time.perf_counter()
         ts = self.schedule(req.steps, shape)

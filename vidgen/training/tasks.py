@@ -150,8 +150,6 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError(f"image_fraction must be in [0, 1], got {cfg.image_fraction}")
     if not 0.1 <= cfg.shift <= 20:
         raise ValueError(f"shift must be in [0.1, 20], got {cfg.shift}")
-    if not 0 <= cfg.shared_noise < 1:
-        raise ValueError(f"shared_noise must be in [0, 1), got {cfg.shared_noise}")
     from vidgen.world.bench import load_suite
 
     suite = load_suite()["items"]
@@ -223,7 +221,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         t = flow.sample_t(B, gen, flow.shift_for(T * H * W, cfg.shift))[:, None].repeat(1, T)
         t = t.to(z0.device)  # drawn on the CPU generator, as the noise: the same on any device
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
-        eps = flow.noise(z0.shape, gen, cfg.shared_noise).to(z0.device)
+        eps = torch.randn(z0.shape, generator=gen).to(z0.device)
         fps = torch.full((B,), cfg.fps, device=z0.device)
         pred = net(flow.noised(z0, eps, t), t, s, m, p, fps).float()
         err = (pred - flow.target(z0, eps)).pow(2).mean(dim=1)  # (B, T, h, w)
@@ -238,7 +236,6 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
             "fps": cfg.fps,
             "frames": cfg.frames,
             "shift": cfg.shift,
-            "shared_noise": cfg.shared_noise,
             "latent_mean": mean,
             "latent_scale": std,
             "vae": cfg.vae,
@@ -282,7 +279,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         accumulate=cfg.accumulate,
         evaluate=evaluate,
         eval_every=cfg.eval_every,
-        fixed=("dit", "latent_norm", "predict", "shared_noise"),
+        fixed=("dit", "latent_norm", "predict"),
     )
 
 
