@@ -144,11 +144,6 @@ class TrainDiTConfig:
     # latent cells an object touches weigh 1 + object_weight in the loss (world data): the
     # best prediction per cell is unchanged, the model's capacity shifts to the objects
     object_weight: float = 0.0
-    # weight of a second loss (world data): a linear head on the middle block's tokens names,
-    # per latent cell, the colour and shape of the object there (cross-entropy against the
-    # scene's ground truth); dense supervision of what the layers hold, as REPA aligns them
-    # with a vision encoder's features. 0: off (the weights then have no head)
-    object_aux: float = 0.0
     # steps that train on images instead: each clip's first latent frame (the causal encoder
     # made it from frame 0 alone), as many clips as give the same tokens as a video batch
     image_fraction: float = 0.0

@@ -229,36 +229,6 @@ def test_object_weight_reaches_the_loss_and_bad_values_are_refused(tmp_path):
     assert r.returncode == 2 and "object_weight must be in [0, 100], got -1" in r.stderr
 
 
-def test_object_aux_trains_a_head_that_sampling_ignores(tmp_path):
-    """object_aux > 0 adds the object head's cross-entropy to the loss (logged as aux), saves the
-    head with the weights, and a fine-tune starts it beside weights that have none; sampling
-    gives the same frames with or without it; a bad weight is refused."""
-    from vidgen.models.transformer import DiT, DiTConfig
-
-    _train(tmp_path / "vae", 1)
-    cache = ("--set", f"cache={tmp_path / 'cache'}")
-    _train_dit(tmp_path, tmp_path / "plain", *cache, "--steps", 1)
-    _train_dit(tmp_path, tmp_path / "aux", *cache, "--set", "object_aux=1", "--steps", 1)
-    log = [json.loads(x) for x in (tmp_path / "aux" / "log.jsonl").read_text().splitlines()]
-    assert log[-1]["aux"] > 0 and 0 <= log[-1]["aux_color_acc"] <= 1
-    plain = [json.loads(x) for x in (tmp_path / "plain" / "log.jsonl").read_text().splitlines()]
-    assert plain[0]["loss"] == log[0]["loss"]  # the same batch, noise and weights: same flow loss
-    init = str(tmp_path / "plain" / "dit.safetensors")
-    _train_dit(tmp_path, tmp_path / "ft", *cache, "--set", "object_aux=2", "--set", f"init={init}")
-    tensors, meta = checkpoint.load(tmp_path / "ft" / "dit.safetensors")
-    assert "aux.weight" in tensors and meta["dit_config"]["aux_classes"] == 19
-
-    net = DiT(DiTConfig(**meta["dit_config"])).eval()
-    net.load_state_dict({k: v.float() for k, v in tensors.items()})
-    c = net.cfg.latent_channels
-    args = (torch.randn(1, c, 2, 4, 4), torch.tensor([0.7]), torch.randn(1, 3, 384))
-    args += (torch.ones(1, 3, dtype=torch.bool), torch.randn(1, 384), torch.tensor([8.0]))
-    v, logits = net(*args, aux=True)
-    assert torch.equal(v, net(*args)) and logits.shape == (1, 19, 2, 4, 4)
-    r = _train_dit(tmp_path, tmp_path / "x", *cache, "--set", "object_aux=-1", check=False)
-    assert r.returncode == 2 and "object_aux must be in [0, 100], got -1" in r.stderr
-
-
 def test_export_takes_a_decoder_fine_tune_but_not_another_encoder(tmp_path):
     """A DiT exports with the VAE it was trained on or a decoder fine-tune of it (same encoder,
     so the same latents); a VAE with another encoder is refused."""

@@ -22,7 +22,7 @@ from vidgen.data.datasets import to_tensor
 from vidgen.models.vae import VideoVAE
 from vidgen.precision import native_bf16
 from vidgen.world.captions import caption, structured, structured_text
-from vidgen.world.render import object_labels, object_pixels, render
+from vidgen.world.render import object_pixels, render
 from vidgen.world.scene import sample_scene
 
 SHARD = 500
@@ -251,23 +251,6 @@ class LatentCache:
                 masks[k] = torch.from_numpy(latent_cells(pixels, time_factor, H // h))
         return masks
 
-    def object_targets(
-        self, bucket: str, frames: int, fps: float, time_factor: int
-    ) -> torch.Tensor:
-        """Per clip and latent cell, which object colour and shape covers it: (n, 2, T, h, w)
-        uint8, 1 + the index in COLORS / SHAPES, 0 for none (`label_cells`), from the scene
-        seeds without rendering. Clips without a seed (a user's folder) are all 0."""
-        n, _, T, h, w = self.latents.shape
-        W, H = (int(v) for v in bucket.split("x"))
-        out = torch.zeros(n, 2, T, h, w, dtype=torch.uint8)
-        duration = (frames - 1) / fps
-        for k, clip in enumerate(self.clips):
-            if clip["seed"] >= 0:
-                scene = sample_scene(clip["seed"], "train", aspect=W / H, duration=duration)
-                pixels = object_labels(scene, W, H, frames, fps)
-                out[k] = torch.from_numpy(label_cells(pixels, time_factor, H // h))
-        return out
-
 
 def latent_cells(pixels: np.ndarray, time_factor: int, space: int) -> np.ndarray:
     """(F, H, W) bool pixels -> (T, H/space, W/space): a latent cell is set where any of its
@@ -276,19 +259,3 @@ def latent_cells(pixels: np.ndarray, time_factor: int, space: int) -> np.ndarray
     x = np.concatenate([np.repeat(pixels[:1], r - 1, 0), pixels])
     F, H, W = x.shape
     return x.reshape(F // r, r, H // space, space, W // space, space).any((1, 3, 5))
-
-
-def label_cells(labels: np.ndarray, time_factor: int, space: int) -> np.ndarray:
-    """(L, F, H, W) per-pixel labels (0 none) -> (L, T, H/space, W/space): per latent cell the
-    label that covers most of its pixels, if it covers at least a quarter of them, else 0."""
-    r = time_factor
-    x = np.concatenate([np.repeat(labels[:, :1], r - 1, 1), labels], 1)
-    L, F, H, W = x.shape
-    x = x.reshape(L, F // r, r, H // space, space, W // space, space)
-    out = np.zeros((L, F // r, H // space, W // space), np.uint8)
-    most = np.zeros(out.shape, np.int64)
-    for c in np.unique(labels[labels > 0]):  # the few labels a scene has
-        n = (x == c).sum((2, 4, 6))
-        take = (n > most) & (n * 4 >= r * space * space)
-        out[take], most[take] = c, n[take]
-    return out

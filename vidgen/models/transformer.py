@@ -42,10 +42,6 @@ class DiTConfig:
     # JiT (Li & He, 2025, "Back to Basics: Let Denoising Generative Models Denoise") denoise
     # large patches at all. The velocity's 1 / t is capped at 1 / X_T_MIN, as JiT caps it.
     predict: str = "v"
-    # training only: logits per latent cell that a linear head reads from the middle block's
-    # tokens (`forward(..., aux=True)`), trained to name the object colour and shape there
-    # (`object_aux`); 0: no head. Sampling never runs it.
-    aux_classes: int = 0
 
 
 DIT_PRESETS: dict[str, DiTConfig] = {
@@ -169,7 +165,6 @@ class DiT(nn.Module):
         self.norm_out = RMSNorm(d, affine=False)
         self.ada_out = nn.Linear(d, 2 * d)
         self.patch_out = nn.Linear(d, c * p * p)
-        self.aux = nn.Linear(d, cfg.aux_classes * p * p) if cfg.aux_classes else None
         self.initialize()
 
     def initialize(self) -> None:
@@ -191,13 +186,11 @@ class DiT(nn.Module):
         text_mask: torch.Tensor,
         pooled: torch.Tensor,
         fps: torch.Tensor,
-        aux: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    ) -> torch.Tensor:
         """x (B, C, T, H, W); t in [0, 1] per clip (B,), frame (B, T) or token (B, N);
         text (B, M, 384),
         text_mask (B, M) bool; pooled (B, 384); fps (B,). Returns the velocity, x's shape
-        (with predict "x", worked out from the predicted clean latents); with aux, also the
-        head's logits per latent cell (B, aux_classes, T, H, W)."""
+        (with predict "x", worked out from the predicted clean latents)."""
         B, C, T, H, W = x.shape
         p = self.cfg.patch
         h, w = H // p, W // p
@@ -226,20 +219,10 @@ class DiT(nn.Module):
         cos, sin = rope_fn(T, h, w, self.cfg.width // self.cfg.heads, device=x.device)
         rope = (cos.to(z.dtype), sin.to(z.dtype))
         mod = rearrange(self.ada(F.silu(c)), "b n (six d) -> b n six d", six=6)
-        logits = None
-        for i, blk in enumerate(self.blocks):
+        for blk in self.blocks:
             z = blk(z, mod, ctx, text_mask, rope)
-            if aux and i == len(self.blocks) // 2 - 1:
-                logits = self.aux(F.rms_norm(z, (z.shape[-1],)))
         shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
         z = self.patch_out(self.norm_out(z) * (1 + scale) + shift)
         if self.cfg.predict == "x":  # z is x0: v = (x_t - x0) / t
             z = (tokens.to(z.dtype) - z) / t_tok.clamp(min=X_T_MIN)[..., None].to(z.dtype)
-        cells = functools.partial(
-            rearrange, pattern="b (t h w) (c p q) -> b c t (h p) (w q)", t=T, h=h, w=w, p=p, q=p
-        )
-        if not aux:
-            return cells(z)
-        if logits is None:
-            raise ValueError("aux: this transformer has no head (aux_classes is 0)")
-        return cells(z), cells(logits)
+        return rearrange(z, "b (t h w) (c p q) -> b c t (h p) (w q)", t=T, h=h, w=w, p=p, q=p)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vidgen.config import VAE_PRESETS, TrainDiTConfig, TrainVAEConfig
 from vidgen.data.datasets import vae_batch
@@ -147,8 +146,6 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError(f"latent_norm must be global or channel, got {cfg.latent_norm!r}")
     if not 0 <= cfg.object_weight <= 100:
         raise ValueError(f"object_weight must be in [0, 100], got {cfg.object_weight}")
-    if not 0 <= cfg.object_aux <= 100:
-        raise ValueError(f"object_aux must be in [0, 100], got {cfg.object_aux}")
     if not 0 <= cfg.image_fraction <= 1:
         raise ValueError(f"image_fraction must be in [0, 1], got {cfg.image_fraction}")
     if not 0.1 <= cfg.shift <= 20:
@@ -187,18 +184,9 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
             b: c.object_masks(b, cfg.frames, cfg.fps, vae.cfg.time_factor)
             for b, c in caches.items()
         }
-    targets = dict.fromkeys(cfg.buckets)  # per clip and latent cell, object colour and shape
-    if cfg.object_aux:
-        targets = {
-            b: c.object_targets(b, cfg.frames, cfg.fps, vae.cfg.time_factor)
-            for b, c in caches.items()
-        }
     mean, std = caches[cfg.buckets[0]].stats(per_channel=cfg.latent_norm == "channel")
     dcfg = replace(
-        DIT_PRESETS[cfg.dit],
-        latent_channels=vae.cfg.latent_channels,
-        predict=cfg.predict,
-        aux_classes=AUX_COLORS + AUX_SHAPES if cfg.object_aux else 0,
+        DIT_PRESETS[cfg.dit], latent_channels=vae.cfg.latent_channels, predict=cfg.predict
     )
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = DiT(dcfg)
@@ -223,31 +211,23 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         weight = torch.ones(z.shape[0], *z.shape[2:])  # (B, T, h, w)
         if masks[bucket] is not None:
             weight += cfg.object_weight * masks[bucket][[i for i, _ in ids]]
-        tg = None if targets[bucket] is None else targets[bucket][[i for i, _ in ids]].long()
         if images:
             z, weight = z[:, :, :1], weight[:, :1]
-            tg = None if tg is None else tg[:, :, :1]
-        return (z - mean_t) / std_t, s, m, p, pinned, weight, tg
+        return (z - mean_t) / std_t, s, m, p, pinned, weight
 
     def loss(net, b, gen: torch.Generator):
-        z0, s, m, p, pinned, weight, tg = b
+        z0, s, m, p, pinned, weight = b
         B, C, T, H, W = z0.shape
         t = flow.sample_t(B, gen, flow.shift_for(T * H * W, cfg.shift))[:, None].repeat(1, T)
         t = t.to(z0.device)  # drawn on the CPU generator, as the noise: the same on any device
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
         eps = torch.randn(z0.shape, generator=gen).to(z0.device)
         fps = torch.full((B,), cfg.fps, device=z0.device)
-        out = net(flow.noised(z0, eps, t), t, s, m, p, fps, aux=tg is not None)
-        pred, logits = out if tg is not None else (out, None)
-        err = (pred.float() - flow.target(z0, eps)).pow(2).mean(dim=1)  # (B, T, h, w)
+        pred = net(flow.noised(z0, eps, t), t, s, m, p, fps).float()
+        err = (pred - flow.target(z0, eps)).pow(2).mean(dim=1)  # (B, T, h, w)
         keep = (t > 0).float()[:, :, None, None] * weight
         total = (err * keep).sum() / keep.sum()
-        logs = {"loss": total.item()}
-        if logits is not None:
-            aux, logs["aux_color_acc"] = object_aux_loss(logits.float(), tg.to(logits.device))
-            logs["aux"] = aux.item()
-            total = total + cfg.object_aux * aux
-        return total, logs
+        return total, {"loss": total.item()}
 
     def weights_meta(ema) -> dict:
         return {
@@ -303,20 +283,6 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     )
 
 
-AUX_COLORS, AUX_SHAPES = 12, 7  # len(COLORS) + 1 and len(SHAPES) + 1 (0: no object)
-
-
-def object_aux_loss(logits: torch.Tensor, tg: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Cross-entropy of the head's colour and shape logits (B, AUX_COLORS + AUX_SHAPES, T, h, w)
-    against the cells' labels (B, 2, T, h, w); and the share of object cells whose colour the
-    head names right (NaN in a batch without objects)."""
-    color, shape = logits[:, :AUX_COLORS], logits[:, AUX_COLORS:]
-    loss = F.cross_entropy(color, tg[:, 0]) + F.cross_entropy(shape, tg[:, 1])
-    on = tg[:, 0] > 0
-    acc = (color.argmax(1)[on] == tg[:, 0][on]).float().mean().item()
-    return loss, acc
-
-
 def load_init(model, path: str, latent_norm: str) -> tuple[float | list, float | list]:
     """Load a dit.safetensors of the same preset into `model`; its latent mean and scale."""
     from dataclasses import asdict
@@ -325,17 +291,11 @@ def load_init(model, path: str, latent_norm: str) -> tuple[float | list, float |
 
     tensors, meta = checkpoint.load(path)
     config = {"predict": "v", **meta.get("dit_config", {})}  # weights from before `predict`
-    want = asdict(model.cfg)
-    config["aux_classes"] = want["aux_classes"]  # an object head is kept or started here
-    if meta.get("kind") != "dit" or config != want:
-        raise ValueError(f"init: {path} is not a transformer with config {want}")
+    if meta.get("kind") != "dit" or config != asdict(model.cfg):
+        raise ValueError(f"init: {path} is not a transformer with config {asdict(model.cfg)}")
     mean, std = meta["latent_mean"], meta["latent_scale"]
     if isinstance(mean, list) != (latent_norm == "channel"):
         was = "channel" if isinstance(mean, list) else "global"
         raise ValueError(f"init: {path} was trained with latent_norm {was!r}, not {latent_norm!r}")
-    keep_aux = model.aux is not None
-    state = {k: v.float() for k, v in tensors.items() if keep_aux or not k.startswith("aux.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("aux.") for k in missing):
-        raise ValueError(f"init: {path} lacks {missing} or has extra {unexpected}")
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
     return mean, std

@@ -22,7 +22,6 @@ from vidgen.world.scene import (
     ORBIT_SPEED,
     RESTITUTION,
     SCALE_RATE,
-    SHAPES,
     SIZES,
     SPIN_SPEED,
     Scene,
@@ -291,21 +290,6 @@ def object_pixels(scene: Scene, width: int, height: int, frames: int, fps: float
             j0, j1 = max(int(x0), 0), max(math.ceil(x1), 0)
             mask[f, i0:i1, j0:j1] = True
     return mask
-
-
-def object_labels(scene: Scene, width: int, height: int, frames: int, fps: float) -> np.ndarray:
-    """(2, F, H, W) uint8: per pixel, 1 + the index in COLORS and in SHAPES of the object nearest
-    the camera whose disk (its radius about its centre) covers it, 0 where none does. Without
-    rendering; training's object targets (`object_aux`)."""
-    _, _, _, placed = _on_screen(scene, width, height, frames, fps)
-    out = np.zeros((2, frames, height, width), np.uint8)
-    gy, gx = (np.arange(n, dtype=np.float32) + 0.5 for n in (height, width))
-    for o, sx, sy, _, radius_px in placed:  # back to front: nearer objects paint over
-        dx2 = (gx[None, None, :] - sx[:, None, None]) ** 2
-        inside = dx2 + (gy[None, :, None] - sy[:, None, None]) ** 2 <= (radius_px**2)[:, None, None]
-        out[0][inside] = list(COLORS).index(o.color) + 1
-        out[1][inside] = SHAPES.index(o.shape) + 1
-    return out
 
 
 def _reach(radius_px: np.ndarray, style: str) -> np.ndarray:
