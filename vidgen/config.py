@@ -124,8 +124,6 @@ class TrainDiTConfig:
 
     dit: str = "default"
     predict: str = "v"  # the transformer's last layer: velocity ("v") or clean latents ("x")
-    # the transformer also sees its previous clean estimate (vidgen.models.transformer)
-    self_cond: bool = False
     vae: str = "runs/vae/vae.safetensors"  # frozen autoencoder weights
     data: str = "world"  # "world", or a folder of clips with a NAME.txt caption beside each
     cache: str = "runs/latents"  # latent cache directory (built on first use)

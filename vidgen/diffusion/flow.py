@@ -34,20 +34,10 @@ def sample_t(n: int, generator: torch.Generator, shift: float = 1.0) -> torch.Te
     return shift_t(t, shift)
 
 
-def _per_row(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """t (B,) or per latent frame (B, T), shaped to broadcast against x (B, C, T, H, W)."""
-    return t.view(t.shape[0], 1, -1, 1, 1) if t.dim() == 2 else t.view(-1, *[1] * (x.dim() - 1))
-
-
 def noised(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """x_t for t broadcast over (B, ...) or per latent frame (B, T) against (B, C, T, H, W)."""
-    tt = _per_row(t, x0)
+    tt = t.view(t.shape[0], 1, -1, 1, 1) if t.dim() == 2 else t.view(-1, *[1] * (x0.dim() - 1))
     return (1 - tt) * x0 + tt * eps
-
-
-def clean_estimate(x_t: torch.Tensor, v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """x0 = x_t - t v, t as in `noised`."""
-    return x_t - _per_row(t, x_t) * v
 
 
 def target(x0: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:

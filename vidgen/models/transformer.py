@@ -42,11 +42,6 @@ class DiTConfig:
     # JiT (Li & He, 2025, "Back to Basics: Let Denoising Generative Models Denoise") denoise
     # large patches at all. The velocity's 1 / t is capped at 1 / X_T_MIN, as JiT caps it.
     predict: str = "v"
-    # self-conditioning (Chen et al., 2023, "Analog Bits"): the model also sees its own clean
-    # estimate from the previous sampling step, so a layout picked at high noise is kept
-    # instead of drawn again at every step; zeros when there is none. Zero-started, so weights
-    # trained without it load unchanged.
-    self_cond: bool = False
 
 
 DIT_PRESETS: dict[str, DiTConfig] = {
@@ -161,7 +156,6 @@ class DiT(nn.Module):
         self.cfg = cfg
         d, p, c = cfg.width, cfg.patch, cfg.latent_channels
         self.patch_in = nn.Linear(c * p * p, d)
-        self.cond_in = nn.Linear(c * p * p, d) if cfg.self_cond else None
         self.t_embed = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
         self.micro = nn.Sequential(nn.Linear(3 * 64, d), nn.SiLU(), nn.Linear(d, d))
         self.text_in = nn.Linear(cfg.text_dim, d)
@@ -181,9 +175,8 @@ class DiT(nn.Module):
                 nn.init.zeros_(m.bias)
         for b in self.blocks:
             nn.init.zeros_(b.cross.out.weight)
-        for m in (self.ada, self.ada_out, self.patch_out, self.cond_in):
-            if m is not None:
-                nn.init.zeros_(m.weight)
+        for m in (self.ada, self.ada_out, self.patch_out):
+            nn.init.zeros_(m.weight)
 
     def forward(
         self,
@@ -193,24 +186,16 @@ class DiT(nn.Module):
         text_mask: torch.Tensor,
         pooled: torch.Tensor,
         fps: torch.Tensor,
-        x0_prev: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """x (B, C, T, H, W); t in [0, 1] per clip (B,), frame (B, T) or token (B, N);
         text (B, M, 384),
-        text_mask (B, M) bool; pooled (B, 384); fps (B,); x0_prev, x's shape, the previous
-        clean estimate (self_cond models only; None is zeros). Returns the velocity, x's shape
+        text_mask (B, M) bool; pooled (B, 384); fps (B,). Returns the velocity, x's shape
         (with predict "x", worked out from the predicted clean latents)."""
         B, C, T, H, W = x.shape
         p = self.cfg.patch
         h, w = H // p, W // p
-        patchify = "b c t (h p) (w q) -> b (t h w) (c p q)"
-        tokens = rearrange(x, patchify, p=p, q=p)  # (B, N, C p p)
+        tokens = rearrange(x, "b c t (h p) (w q) -> b (t h w) (c p q)", p=p, q=p)  # (B, N, C p p)
         z = self.patch_in(tokens.to(self.patch_in.weight.dtype))  # runs in the weights' dtype
-        if self.cond_in is not None:
-            prev = torch.zeros_like(x) if x0_prev is None else x0_prev
-            z = z + self.cond_in(rearrange(prev, patchify, p=p, q=p).to(z.dtype))
-        elif x0_prev is not None:
-            raise ValueError("x0_prev is for self_cond models; this one has self_cond false")
         if t.dim() == 1:
             t = t[:, None].expand(B, T)
         if t.shape[1] == T:  # per latent frame -> per token

@@ -147,23 +147,15 @@ class Engine:
         x, ts, pinned = x.to(self.device), ts.to(self.device), pinned.to(self.device)
         pinned_values = pinned_values.to(self.device)
         x = torch.where(pinned.view(1, 1, -1, 1, 1), pinned_values, x)
-        # a self-conditioned model gets its last clean estimate, per row (guidance's two
-        # halves each keep their own)
-        last: dict[str, torch.Tensor] = {}
 
         def velocity(z, t, **kw):
             t_frames = torch.where(pinned, 0.0, t.float()).expand(z.shape[0], -1)
-            if self.dit.cfg.self_cond:
-                kw["x0_prev"] = last.get("x0", torch.zeros_like(z))
             kw = {
                 k: v.to(self.dtype) if v.is_floating_point() and k != "fps" else v
                 for k, v in kw.items()
             }
             v = self.forward(z.to(self.dtype), t_frames, **kw).float()
-            v = v.masked_fill(pinned.view(1, 1, -1, 1, 1), 0.0)
-            if self.dit.cfg.self_cond:
-                last["x0"] = flow.clean_estimate(z, v, t_frames)
-            return v
+            return v.masked_fill(pinned.view(1, 1, -1, 1, 1), 0.0)
 
         model = guided(velocity, cond, uncond, guidance)
         return SAMPLERS[sampler](model, x, ts, callback=callback)

@@ -186,10 +186,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         }
     mean, std = caches[cfg.buckets[0]].stats(per_channel=cfg.latent_norm == "channel")
     dcfg = replace(
-        DIT_PRESETS[cfg.dit],
-        latent_channels=vae.cfg.latent_channels,
-        predict=cfg.predict,
-        self_cond=cfg.self_cond,
+        DIT_PRESETS[cfg.dit], latent_channels=vae.cfg.latent_channels, predict=cfg.predict
     )
     torch.manual_seed(cfg.seed)  # the same initial weights in every process and every run
     model = DiT(dcfg)
@@ -226,13 +223,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
         eps = torch.randn(z0.shape, generator=gen).to(z0.device)
         fps = torch.full((B,), cfg.fps, device=z0.device)
-        x_t, sc = flow.noised(z0, eps, t), {}
-        # self-conditioning: half the batches first estimate x0 without it (no gradient) and
-        # then learn with that estimate; drawn after t and noise, so those match a run without
-        if cfg.self_cond and torch.rand((), generator=gen) < 0.5:
-            with torch.no_grad():
-                sc["x0_prev"] = flow.clean_estimate(x_t, net(x_t, t, s, m, p, fps), t).detach()
-        pred = net(x_t, t, s, m, p, fps, **sc).float()
+        pred = net(flow.noised(z0, eps, t), t, s, m, p, fps).float()
         err = (pred - flow.target(z0, eps)).pow(2).mean(dim=1)  # (B, T, h, w)
         keep = (t > 0).float()[:, :, None, None] * weight
         total = (err * keep).sum() / keep.sum()
@@ -288,7 +279,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         accumulate=cfg.accumulate,
         evaluate=evaluate,
         eval_every=cfg.eval_every,
-        fixed=("dit", "latent_norm", "predict", "self_cond"),
+        fixed=("dit", "latent_norm", "predict"),
     )
 
 
@@ -299,14 +290,8 @@ def load_init(model, path: str, latent_norm: str) -> tuple[float | list, float |
     from vidgen.training import checkpoint
 
     tensors, meta = checkpoint.load(path)
-    # weights from before `predict` and `self_cond`; weights without self-conditioning may
-    # start a model with it (its input layer starts at zero, so the outputs are unchanged)
-    config = {"predict": "v", "self_cond": False, **meta.get("dit_config", {})}
-    want = asdict(model.cfg)
-    if model.cfg.self_cond and not config["self_cond"]:
-        want["self_cond"] = False
-        tensors = {**tensors, **{f"cond_in.{k}": v for k, v in model.cond_in.state_dict().items()}}
-    if meta.get("kind") != "dit" or config != want:
+    config = {"predict": "v", **meta.get("dit_config", {})}  # weights from before `predict`
+    if meta.get("kind") != "dit" or config != asdict(model.cfg):
         raise ValueError(f"init: {path} is not a transformer with config {asdict(model.cfg)}")
     mean, std = meta["latent_mean"], meta["latent_scale"]
     if isinstance(mean, list) != (latent_norm == "channel"):
