@@ -139,8 +139,6 @@ class TrainDiTConfig:
     warmup: int = 500
     decay: int = 0  # the last `decay` steps bring lr linearly to 0 (warmup-stable-decay)
     shift: float = 1.0  # timestep shift at the default clip's latent size, in training and sampling
-    # timesteps drawn in [0, t_max] (the shifted draw scaled down): below 1, a low-noise expert
-    t_max: float = 1.0
     # latents are normalised by one mean and std ("global") or by each channel's ("channel")
     latent_norm: str = "global"
     # latent cells an object touches weigh 1 + object_weight in the loss (world data): the

@@ -150,8 +150,6 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError(f"image_fraction must be in [0, 1], got {cfg.image_fraction}")
     if not 0.1 <= cfg.shift <= 20:
         raise ValueError(f"shift must be in [0.1, 20], got {cfg.shift}")
-    if not 0.05 <= cfg.t_max <= 1:
-        raise ValueError(f"t_max must be in [0.05, 1], got {cfg.t_max}")
     from vidgen.world.bench import load_suite
 
     suite = load_suite()["items"]
@@ -220,8 +218,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
     def loss(net, b, gen: torch.Generator):
         z0, s, m, p, pinned, weight = b
         B, C, T, H, W = z0.shape
-        t = cfg.t_max * flow.sample_t(B, gen, flow.shift_for(T * H * W, cfg.shift))
-        t = t[:, None].repeat(1, T)
+        t = flow.sample_t(B, gen, flow.shift_for(T * H * W, cfg.shift))[:, None].repeat(1, T)
         t = t.to(z0.device)  # drawn on the CPU generator, as the noise: the same on any device
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
         eps = torch.randn(z0.shape, generator=gen).to(z0.device)
@@ -239,7 +236,6 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
             "fps": cfg.fps,
             "frames": cfg.frames,
             "shift": cfg.shift,
-            "t_max": cfg.t_max,
             "latent_mean": mean,
             "latent_scale": std,
             "vae": cfg.vae,
