@@ -284,15 +284,22 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
 
 
 def load_init(model, path: str, latent_norm: str) -> tuple[float | list, float | list]:
-    """Load a dit.safetensors of the same preset into `model`; its latent mean and scale."""
+    """Load a dit.safetensors of the same preset into `model`; its latent mean and scale.
+
+    An init that predicts the other target (v or x) gives its trunk; the output projection,
+    whose meaning changes, keeps the model's own start at zero."""
     from dataclasses import asdict
 
     from vidgen.training import checkpoint
 
     tensors, meta = checkpoint.load(path)
     config = {"predict": "v", **meta.get("dit_config", {})}  # weights from before `predict`
-    if meta.get("kind") != "dit" or config != asdict(model.cfg):
-        raise ValueError(f"init: {path} is not a transformer with config {asdict(model.cfg)}")
+    want = asdict(model.cfg)
+    if meta.get("kind") != "dit" or {**config, "predict": want["predict"]} != want:
+        raise ValueError(f"init: {path} is not a transformer with config {want}")
+    if config["predict"] != want["predict"]:
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("patch_out.")}
+        tensors |= {k: v for k, v in model.state_dict().items() if k.startswith("patch_out.")}
     mean, std = meta["latent_mean"], meta["latent_scale"]
     if isinstance(mean, list) != (latent_norm == "channel"):
         was = "channel" if isinstance(mean, list) else "global"
