@@ -403,7 +403,8 @@ def test_dit_predicting_clean_latents_trains_exports_and_generates(tmp_path):
     res = eng.generate(Request("a red ball", seconds=0.5, width=32, height=32, steps=2))
     assert res.frames.shape[1:] == (32, 32, 3)
     # a velocity run from the x weights: their trunk, the output projection from zero
-    _train_dit(tmp_path, tmp_path / "v", *cache, "--steps", 1, "--set", "lr=0", "--set", f"init={x}")
+    lr0 = ("--steps", 1, "--set", "lr=0")
+    _train_dit(tmp_path, tmp_path / "v", *cache, *lr0, "--set", f"init={x}")
     wv, mv = checkpoint.load(tmp_path / "v" / "dit.safetensors")
     assert mv["dit_config"]["predict"] == "v"
     assert all((wv[k] == 0).all() for k in wv if k.startswith("patch_out."))
