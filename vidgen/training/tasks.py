@@ -297,8 +297,7 @@ def load_init(model, path: str, latent_norm: str) -> tuple[float | list, float |
     want = asdict(model.cfg)
     if meta.get("kind") != "dit" or {**config, "predict": want["predict"]} != want:
         raise ValueError(f"init: {path} is not a transformer with config {want}")
-    if config["predict"] != want["predict"]:
-        tensors = {k: v for k, v in tensors.items() if not k.startswith("patch_out.")}
+    if config["predict"] != want["predict"]:  # the model's own zero output projection
         tensors |= {k: v for k, v in model.state_dict().items() if k.startswith("patch_out.")}
     mean, std = meta["latent_mean"], meta["latent_scale"]
     if isinstance(mean, list) != (latent_norm == "channel"):
