@@ -152,6 +152,9 @@ class TrainDiTConfig:
     # (for an init trained on another encoder's latents)
     restat: bool = False
     cfg_drop: float = 0.1  # prompts dropped to "" so guidance has an unconditional model
+    # Gaussian noise on each kept caption's text states and pooled vector, std text_noise x
+    # that prompt's RMS: captions that mean the same but read otherwise land nearby
+    text_noise: float = 0.0
     pin_prob: float = 0.2  # clips trained as image-to-video (latent frame 0 pinned at t = 0)
     structured_prob: float = 0.25  # captions given in the structured form
     bf16: bool = True  # autocast where the device has native bfloat16 (vidgen.precision)

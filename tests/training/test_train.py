@@ -202,9 +202,10 @@ def test_per_channel_latent_norm_and_a_resume_that_would_change_it(tmp_path):
     assert r.returncode == 2 and "latent_norm must be global or channel" in r.stderr
 
 
-def test_object_weight_reaches_the_loss_and_bad_values_are_refused(tmp_path):
-    """object_weight > 0 weighs the pixels (VAE) or latent cells (DiT) objects touch more: the
-    same first batch, noise and weights give another loss; a negative weight is refused."""
+def test_object_weight_and_text_noise_reach_the_loss_and_bad_values_are_refused(tmp_path):
+    """object_weight > 0 weighs the pixels (VAE) or latent cells (DiT) objects touch more, and
+    text_noise > 0 perturbs the captions' text states: the same first batch, noise and weights
+    give another loss; values out of range are refused."""
     vae_losses = []
     for w in (0, 4):
         vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / f"v{w}",
@@ -218,15 +219,19 @@ def test_object_weight_reaches_the_loss_and_bad_values_are_refused(tmp_path):
     _train(tmp_path / "vae", 1)
     cache = ("--set", f"cache={tmp_path / 'cache'}")
     losses = []
-    for w in (0, 4):
-        _train_dit(
-            tmp_path, tmp_path / f"w{w}", *cache, "--set", f"object_weight={w}", "--steps", 1
-        )
-        log = (tmp_path / f"w{w}" / "log.jsonl").read_text().splitlines()
+    for name, opt in (("w0", "object_weight=0"), ("w4", "object_weight=4"), ("n", "text_noise=1")):
+        _train_dit(tmp_path, tmp_path / name, *cache, "--set", opt, "--steps", 3)
+        log = (tmp_path / name / "log.jsonl").read_text().splitlines()
         losses.append(json.loads(log[-1])["loss"])
     assert losses[0] != losses[1] and min(losses) > 0
+    # the zero-started output layers let text into the loss only from step 3, so the text
+    # noise shows in the weights it trained
+    plain, noised = (checkpoint.load(tmp_path / n / "last.safetensors")[0] for n in ("w0", "n"))
+    assert not all(torch.equal(plain[k], noised[k]) for k in plain)
     r = _train_dit(tmp_path, tmp_path / "x", *cache, "--set", "object_weight=-1", check=False)
     assert r.returncode == 2 and "object_weight must be in [0, 100], got -1" in r.stderr
+    r = _train_dit(tmp_path, tmp_path / "x", *cache, "--set", "text_noise=11", check=False)
+    assert r.returncode == 2 and "text_noise must be in [0, 10], got 11" in r.stderr
 
 
 def test_export_takes_a_decoder_fine_tune_but_not_another_encoder(tmp_path):

@@ -56,3 +56,16 @@ def collate(entries: list[tuple[torch.Tensor, torch.Tensor]]):
     for i, s in enumerate(states):
         out[i, : s.shape[0]], mask[i, : s.shape[0]] = s, True
     return out, mask, torch.stack(pooled)
+
+
+def perturb(states, mask, pooled, keep, sigma: float, gen: torch.Generator):
+    """Gaussian noise of std sigma x each prompt's RMS on its token states (where mask) and its
+    pooled vector, for the prompts where keep; drawn on the CPU generator `gen`."""
+    real = (mask & keep[:, None])[..., None].to(states.dtype)
+    count = (mask.sum(1) * states.shape[2]).clamp(min=1)
+    rms = (states.pow(2).sum((1, 2)) / count).sqrt()[:, None, None]
+    noise = torch.randn(states.shape, generator=gen).to(states.device)
+    states = states + sigma * rms * noise * real
+    rms_p = pooled.pow(2).mean(1, keepdim=True).sqrt()
+    noise = torch.randn(pooled.shape, generator=gen).to(pooled.device)
+    return states, pooled + sigma * rms_p * noise * keep[:, None].to(pooled.dtype)

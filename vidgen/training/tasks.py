@@ -132,7 +132,7 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
 
     from vidgen.data import cache as latent_cache
     from vidgen.diffusion import flow
-    from vidgen.models.text_encoder import TextEncoder, collate
+    from vidgen.models.text_encoder import TextEncoder, collate, perturb
     from vidgen.models.transformer import DIT_PRESETS, DiT, check_predict
     from vidgen.training import checkpoint
     from vidgen.training.distributed import local_device
@@ -148,6 +148,8 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         raise ValueError(f"object_weight must be in [0, 100], got {cfg.object_weight}")
     if not 0 <= cfg.image_fraction <= 1:
         raise ValueError(f"image_fraction must be in [0, 1], got {cfg.image_fraction}")
+    if not 0 <= cfg.text_noise <= 10:
+        raise ValueError(f"text_noise must be in [0, 10], got {cfg.text_noise}")
     if not 0.1 <= cfg.shift <= 20:
         raise ValueError(f"shift must be in [0.1, 20], got {cfg.shift}")
     from vidgen.world.bench import load_suite
@@ -213,15 +215,18 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
             weight += cfg.object_weight * masks[bucket][[i for i, _ in ids]]
         if images:
             z, weight = z[:, :, :1], weight[:, :1]
-        return (z - mean_t) / std_t, s, m, p, pinned, weight
+        kept = torch.tensor([not d for d in drop])
+        return (z - mean_t) / std_t, s, m, p, pinned, weight, kept
 
     def loss(net, b, gen: torch.Generator):
-        z0, s, m, p, pinned, weight = b
+        z0, s, m, p, pinned, weight, kept = b
         B, C, T, H, W = z0.shape
         t = flow.sample_t(B, gen, flow.shift_for(T * H * W, cfg.shift))[:, None].repeat(1, T)
         t = t.to(z0.device)  # drawn on the CPU generator, as the noise: the same on any device
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
         eps = torch.randn(z0.shape, generator=gen).to(z0.device)
+        if cfg.text_noise:  # drawn after t and eps, so those match a run without it
+            s, p = perturb(s, m, p, kept, cfg.text_noise, gen)
         fps = torch.full((B,), cfg.fps, device=z0.device)
         pred = net(flow.noised(z0, eps, t), t, s, m, p, fps).float()
         err = (pred - flow.target(z0, eps)).pow(2).mean(dim=1)  # (B, T, h, w)
