@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.helpers import free_port  # noqa: E402
 from vidgen.config import VAE_PRESETS  # noqa: E402
 from vidgen.diffusion import flow  # noqa: E402
 from vidgen.models.transformer import DIT_PRESETS, DiT  # noqa: E402
@@ -87,29 +86,21 @@ def ddp_vs_accumulation(steps: int, device: str = "cpu") -> float:
             f"device={device}",
         ]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        subprocess.run(
-            [sys.executable, "-m", *base, "--out", f"{tmp}/one", "--set", "accumulate=2"],
-            check=True,
-            capture_output=True,
-            env=env,
-        )
-        subprocess.run(
+        _run([sys.executable, "-m", *base, "--out", f"{tmp}/one", "--set", "accumulate=2"], env)
+        _run(
             [
                 sys.executable,
                 "-m",
                 "torch.distributed.run",
+                "--standalone",  # its rendezvous binds a free port itself: no race for one
                 "--nproc_per_node",
                 "2",
-                "--master_port",
-                str(free_port()),
                 "-m",
                 *base,
                 "--out",
                 f"{tmp}/two",
             ],
-            check=True,
-            capture_output=True,
-            env=env,
+            env,
         )
         curves = [
             [json.loads(x)["loss"] for x in Path(f"{tmp}/{r}/log.jsonl").read_text().splitlines()]
@@ -117,6 +108,14 @@ def ddp_vs_accumulation(steps: int, device: str = "cpu") -> float:
         ]
     assert len(curves[0]) == len(curves[1]) == steps, curves
     return max(abs(a - b) for a, b in zip(*curves, strict=True))
+
+
+def _run(cmd: list[str], env: dict) -> None:
+    """Run a training command; a failure raises with the end of its output, which says why."""
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode:
+        tail = (r.stdout + r.stderr)[-4000:]
+        raise RuntimeError(f"{' '.join(cmd[2:6])} exited {r.returncode}:\n{tail}")
 
 
 def main() -> None:

@@ -279,14 +279,11 @@ def test_two_process_dit_shares_the_cache_build_then_trains(tmp_path):
     import os
     import subprocess
 
-    sys.path.insert(0, "bench")
-    from train_speed import free_port
-
     _train(tmp_path / "vae", 1)
     cache, out = tmp_path / "cache", tmp_path / "dit"
     r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", str(free_port()), "--tee", "3",
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "--tee", "3",
          "-m", "vidgen.studio.cli", "train", "dit", "--config", "configs/dit_tiny.yaml",
          "--set", f"vae={tmp_path / 'vae' / 'vae.safetensors'}", "--set", f"cache={cache}",
          "--set", "buckets=[32x32, 64x32]", "--set", "bucket_weights=[1, 1]",
