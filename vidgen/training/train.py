@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import json
 import math
 import random
@@ -173,6 +174,11 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
                 f.write(json.dumps({"step": step, "eval": scores}) + "\n")
     if d.main:
         print(file=sys.stderr)
+    # DDP's reducer holds the process group: freed here, the group's last reference goes in
+    # teardown, while the interpreter is whole, not in its finalisation at exit (where a gloo
+    # group could abort the process: "terminate called without an active exception")
+    del net
+    gc.collect()
     teardown(d)
     return out / f"{task.name}.safetensors"
 
