@@ -204,8 +204,9 @@ def test_per_channel_latent_norm_and_a_resume_that_would_change_it(tmp_path):
 
 def test_object_weight_and_text_noise_reach_the_loss_and_bad_values_are_refused(tmp_path):
     """object_weight > 0 weighs the pixels (VAE) or latent cells (DiT) objects touch more, and
-    text_noise > 0 perturbs the captions' text states: the same first batch, noise and weights
-    give another loss; values out of range are refused."""
+    text_noise > 0 perturbs the captions' text states: the same batches, noise and weights give
+    another loss (object_weight) or other trained weights (text_noise); values out of range are
+    refused."""
     vae_losses = []
     for w in (0, 4):
         vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / f"v{w}",
