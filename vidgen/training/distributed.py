@@ -49,8 +49,10 @@ def setup(device: str = "auto") -> Dist:
 
 def teardown(d: Dist) -> None:
     """Leave the group together: rank 0 may still be saving when the others finish, and a gloo
-    group torn down under a peer that is still in it aborts that process at exit (about 1 run
-    in 4 of the 2-process test did: "terminate called without an active exception")."""
+    group torn down under a peer that is still in it aborts that process at exit ("terminate
+    called without an active exception"). The caller drops its DDP wrapper first (`run` does):
+    a reducer that still holds the group lets it die in the interpreter's finalisation, which
+    aborted the same way (pytorch/pytorch#179291)."""
     if d.world > 1 and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
