@@ -68,7 +68,27 @@ def test_report_shape():
     for v in rep["dimensions"].values():
         assert set(v) == {"score", "ci95", "n"}
     assert rep["dimensions"]["style"]["n"] == 0  # the prompt states no style: unscorable
+    assert "groups" not in rep
     json.dumps(rep)
+
+
+def test_report_groups_aggregate_each_label_alone():
+    def clip(color):
+        return {"dimensions": {"color": color, "style": None}}
+
+    clips = [clip(1.0), clip(0.0), clip(1.0), clip(1.0)]
+    rep = report(clips, ["heldout/heldout", "train/train", "heldout/heldout", "train/train"])
+    assert rep["dimensions"]["color"]["score"] == 0.75
+    heldout, train = rep["groups"]["heldout/heldout"], rep["groups"]["train/train"]
+    assert heldout["n_clips"] == 2 and heldout["dimensions"]["color"] == {
+        "score": 1.0,
+        "ci95": 0.0,
+        "n": 2,
+    }
+    assert train["dimensions"]["color"]["score"] == 0.5
+    assert train["dimensions"]["style"] == {"score": None, "ci95": None, "n": 0}
+    with pytest.raises(ValueError, match="groups: 1 labels for 4 clips"):
+        report(clips, ["train/train"])
 
 
 def test_suite_is_fixed_and_stratified():
@@ -100,7 +120,16 @@ def test_whole_suite_calibration(tmp_path):
     subprocess.run(
         [*base, "--shuffle", "-o", str(tmp_path / "sh.json")], check=True, capture_output=True
     )
-    gt = json.loads((tmp_path / "gt.json").read_text())["dimensions"]
+    gt_report = json.loads((tmp_path / "gt.json").read_text())
+    gt = gt_report["dimensions"]
     sh = json.loads((tmp_path / "sh.json").read_text())["dimensions"]
     assert all(gt[d]["score"] >= 0.97 for d in DIMENSIONS), gt
+    groups = gt_report["groups"]  # the truth scores as well in unseen scenes and wording
+    assert {g: v["n_clips"] for g, v in groups.items()} == {
+        "train/train": 180,
+        "heldout/train": 30,
+        "heldout/heldout": 30,
+    }
+    for g in groups.values():
+        assert all(g["dimensions"][d]["score"] >= 0.9 for d in ("color", "background")), g
     assert sh["color"]["score"] <= 0.35 and sh["direction"]["score"] <= 0.35, sh

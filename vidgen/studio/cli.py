@@ -166,8 +166,9 @@ def eval_cmd(
     guidance: Annotated[float, typer.Option(help="guidance scale (with --model)")] = 4.0,
 ) -> None:
     """Score videos against their prompts with WorldBench and print the JSON report."""
-    from vidgen.world.bench import contact_sheet, report
+    from vidgen.world.bench import contact_sheet, load_suite, report, suite_group
 
+    groups = None
     try:
         if suite == (videos is not None):
             raise ValueError("give exactly one of --videos DIR or --suite")
@@ -181,20 +182,22 @@ def eval_cmd(
                 else:
                     _render_suite(target, shuffle)
                 clips, vids = _score_dir(target, None)
+            items = {it["id"]: it for it in load_suite()["items"]}
+            groups = [suite_group(items[Path(c["file"]).stem]) for c in clips]
         else:
             if not videos.is_dir():
                 raise ValueError(f"--videos: not a directory: {videos}")
             clips, vids = _score_dir(videos, _load_prompts(prompts) if prompts else None)
     except ValueError as e:
         _fail(str(e))
-    rep = report(clips)
+    rep = report(clips, groups)
     text = json.dumps(rep, indent=1)
     if out:
         out.write_text(text + "\n")
     if sheet:
         contact_sheet(clips, vids, sheet)
     sys.stdout.write(
-        json.dumps({"dimensions": rep["dimensions"], "n_clips": rep["n_clips"]}, indent=1) + "\n"
+        json.dumps({k: v for k, v in rep.items() if k != "clips"}, indent=1) + "\n"
         if out
         else text + "\n"
     )

@@ -322,8 +322,8 @@ def score_clip(frames: np.ndarray, fps: float, prompt: str) -> dict:
 # --- reports ---------------------------------------------------------------------------------
 
 
-def report(clips: list[dict]) -> dict:
-    """Aggregate per-clip results: each dimension's mean score, 95% interval and count."""
+def _dimensions(clips: list[dict]) -> dict:
+    """Each dimension's mean score, 95% interval and count over clips (None where unscorable)."""
     dims = {}
     for d in DIMENSIONS + EXTRA:
         vals = np.array([c["dimensions"][d] for c in clips if c["dimensions"].get(d) is not None])
@@ -335,7 +335,35 @@ def report(clips: list[dict]) -> dict:
             "ci95": None if ci is None else round(ci, 4),
             "n": n,
         }
-    return {"version": "worldbench-1", "n_clips": len(clips), "dimensions": dims, "clips": clips}
+    return dims
+
+
+def report(clips: list[dict], groups: list[str] | None = None) -> dict:
+    """Aggregate per-clip results: each dimension's mean score, 95% interval and count.
+
+    groups, one label per clip, adds the same aggregate per label under "groups" (the suite
+    labels its clips "split/phrasing": scenes from the training or held-out split, captioned in
+    training or held-out wording)."""
+    rep = {"version": "worldbench-1", "n_clips": len(clips), "dimensions": _dimensions(clips)}
+    if groups is not None:
+        if len(groups) != len(clips):
+            raise ValueError(f"groups: {len(groups)} labels for {len(clips)} clips")
+        rep["groups"] = {
+            g: {
+                "n_clips": groups.count(g),
+                "dimensions": _dimensions(
+                    [c for c, label in zip(clips, groups, strict=True) if label == g]
+                ),
+            }
+            for g in sorted(set(groups))
+        }
+    return {**rep, "clips": clips}
+
+
+def suite_group(item: dict) -> str:
+    """A suite item's group: "train/train", "heldout/train" (an unseen colour, shape and motion
+    triple in training wording) or "heldout/heldout" (the same in wording training never uses)."""
+    return f"{item['split']}/{item['phrasing']}"
 
 
 def passed(dim: str, score: float) -> bool:
