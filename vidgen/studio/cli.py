@@ -182,8 +182,9 @@ def eval_cmd(
                 else:
                     _render_suite(target, shuffle)
                 clips, vids = _score_dir(target, None)
-            items = {it["id"]: it for it in load_suite()["items"]}
-            groups = [suite_group(items[Path(c["file"]).stem]) for c in clips]
+            if not shuffle:  # shuffled clips carry other items' prompts: no groups
+                items = {it["id"]: it for it in load_suite()["items"]}
+                groups = [suite_group(items[Path(c["file"]).stem]) for c in clips]
         else:
             if not videos.is_dir():
                 raise ValueError(f"--videos: not a directory: {videos}")
