@@ -175,15 +175,16 @@ def eval_cmd(
         if suite:
             if ground_truth == (model is not None):
                 raise ValueError("--suite needs exactly one of --ground-truth or --model NAME")
+            s = load_suite()
             with tempfile.TemporaryDirectory() as tmp:
                 target = keep or Path(tmp)
                 if model is not None:
-                    _generate_suite(target, model, steps, guidance)
+                    _generate_suite(s, target, model, steps, guidance)
                 else:
-                    _render_suite(target, shuffle)
+                    _render_suite(s, target, shuffle)
                 clips, vids = _score_dir(target, None)
-            if not shuffle:  # shuffled clips carry other items' prompts: no groups
-                items = {it["id"]: it for it in load_suite()["items"]}
+            if model is not None or not shuffle:  # shuffled clips carry other items' prompts
+                items = {it["id"]: it for it in s["items"]}
                 groups = [suite_group(items[Path(c["file"]).stem]) for c in clips]
         else:
             if not videos.is_dir():
@@ -204,13 +205,10 @@ def eval_cmd(
     )
 
 
-def _generate_suite(target: Path, model: str, steps: int, guidance: float) -> None:
+def _generate_suite(s: dict, target: Path, model: str, steps: int, guidance: float) -> None:
     """Generate every suite prompt with a model at the suite's size, one sample per prompt."""
-
     from vidgen.pipelines.pipeline import Engine, Request
-    from vidgen.world.bench import load_suite
 
-    s = load_suite()
     engine = Engine.load(model, precision="auto", device="auto")
     seconds = (s["frames"] - 1) / s["fps"]
     target.mkdir(parents=True, exist_ok=True)
@@ -231,14 +229,13 @@ def _generate_suite(target: Path, model: str, steps: int, guidance: float) -> No
     sys.stderr.write("\n")
 
 
-def _render_suite(target: Path, shuffle: bool) -> None:
+def _render_suite(s: dict, target: Path, shuffle: bool) -> None:
     """Render every suite scene to target/ID.mp4 with a sidecar holding its prompt."""
     import random
 
     from vidgen.io.video import write_mp4
-    from vidgen.world.bench import load_suite, render_item
+    from vidgen.world.bench import render_item
 
-    s = load_suite()
     items = s["items"]
     prompts = [it["prompt"] for it in items]
     if shuffle:  # a derangement: each clip gets the prompt of the next one in a shuffled ring
