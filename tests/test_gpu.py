@@ -47,3 +47,22 @@ def test_two_gpus_over_nccl_match_one_process_with_accumulation():
     import train_speed
 
     assert train_speed.ddp_vs_accumulation(3, device="auto") < 1e-3
+
+
+def test_more_cache_processes_than_gpus_share_them(tmp_path):
+    """`--cache-only` under torchrun with a process per core: ranks past the last GPU wrap."""
+    import os
+    import subprocess
+
+    vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path / "vae",
+           "--steps", 1)  # fmt: skip
+    n = torch.cuda.device_count() + 1
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n),
+         "-m", "vidgen.studio.cli", "train", "dit", "--config", "configs/dit_tiny.yaml",
+         "--set", f"vae={tmp_path / 'vae' / 'vae.safetensors'}",
+         "--set", f"cache={tmp_path / 'cache'}", "--set", "device=cuda", "--cache-only"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert list((tmp_path / "cache").glob("*_00000.text.safetensors"))

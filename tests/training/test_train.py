@@ -419,3 +419,51 @@ def test_dit_predicting_clean_latents_trains_exports_and_generates(tmp_path):
     _train_dit(tmp_path, tmp_path / "o", *cache, "--steps", 1, "--set", f"init={old}")
     r = _train_dit(tmp_path, tmp_path / "p", *cache, "--set", "predict=eps", check=False)
     assert r.returncode == 2 and "predict must be one of v, x, got 'eps'" in r.stderr
+
+
+def test_a_time_budget_fits_the_steps_to_the_rate_and_keeps_the_decay_whole():
+    from vidgen.config import TrainVAEConfig
+    from vidgen.training.train import fit_budget
+
+    cfg = TrainVAEConfig(steps=1000, decay=100)
+    assert fit_budget(cfg, 1000, 50, rate=2.0, seconds_left=100) == 250  # 200 more fit
+    assert fit_budget(cfg, 1000, 50, rate=20.0, seconds_left=100) == 1000  # never past most
+    assert fit_budget(cfg, 1000, 50, rate=2.0, seconds_left=-5) == 51  # out of time: next step
+    short = TrainVAEConfig(steps=250, decay=100)
+    assert fit_budget(short, 1000, 100, 20.0, 100) == 1000  # faster than feared: grows again
+    assert fit_budget(short, 1000, 150, 20.0, 100) == 250  # decaying: the end stays put
+
+
+def test_a_minutes_budget_ends_the_run_early_with_its_decay(tmp_path, monkeypatch):
+    from torch import nn
+
+    from vidgen.config import TrainVAEConfig
+    from vidgen.training import train
+
+    monkeypatch.setattr(train, "RESERVE_S", 0.0)
+    cfg = TrainVAEConfig(steps=10**7, warmup=1, decay=200, minutes=0.05, log_every=50,
+                         ckpt_every=10**7, out=str(tmp_path))  # fmt: skip
+
+    def loss(net, x, gen):
+        total = net(x).pow(2).mean()
+        return total, {"loss": total.item()}
+
+    task = train.Task("toy", cfg, nn.Linear(4, 1), lambda rng, step: torch.randn(8, 4), loss,
+                      weights_meta=lambda m: {})  # fmt: skip
+    train.run(task)  # 3 seconds of steps
+    log = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    _, meta = checkpoint.load(tmp_path / "toy.safetensors")
+    end = meta["step"]
+    assert 200 < end < 10**7 and log[-1]["step"] == log[-1]["steps"] == end
+    assert meta["config"]["steps"] == end  # `--steps END --set decay=200` replays it
+    assert log[-1]["lr"] < cfg.lr / 100  # the decay ran to its end
+
+
+def test_cache_only_builds_the_latent_cache_and_trains_nothing(tmp_path):
+    _train(tmp_path / "vae", 1)
+    out = tmp_path / "dit"
+    r = _train_dit(tmp_path, out, "--set", f"cache={tmp_path / 'cache'}", "--cache-only")
+    assert "cache: " in r.stdout and not out.exists()
+    assert list((tmp_path / "cache").glob("*_00000.text.safetensors"))
+    r = vidgen(*_vae_args(tmp_path / "v2", 1), "--cache-only", check=False)
+    assert r.returncode == 2 and "--cache-only builds the transformer's latent cache" in r.stderr

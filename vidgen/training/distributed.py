@@ -26,12 +26,14 @@ class Dist:
 
 def local_device(name: str = "auto") -> torch.device:
     """This process's device for a `precision.device` name: under torchrun on GPUs, the GPU
-    of its local rank (one process per GPU)."""
+    of its local rank (one process per GPU; more processes than GPUs, as `--cache-only` runs
+    to render on every core, share them in turn)."""
     from vidgen.precision import device as resolve_device
 
     dev = resolve_device(name, "device")
     if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        rank = int(os.environ.get("LOCAL_RANK", "0"))
+        dev = torch.device("cuda", rank % torch.cuda.device_count())
     return dev
 
 
@@ -56,6 +58,14 @@ def teardown(d: Dist) -> None:
     if d.world > 1 and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def min_across(d: Dist, value: float) -> float:
+    if d.world == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=d.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return float(t.item())
 
 
 def mean_across(d: Dist, value: float) -> float:

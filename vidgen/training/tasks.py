@@ -125,7 +125,9 @@ def vae_sheet(rows: list[tuple[torch.Tensor, torch.Tensor]], path: Path) -> None
     Image.fromarray(img).save(path)
 
 
-def dit_task(cfg: TrainDiTConfig) -> Task:
+def dit_task(cfg: TrainDiTConfig, cache_only: bool = False) -> Task | None:
+    """The transformer's task; with cache_only, build this process's share of the latent cache,
+    wait for the other processes' shares, and return None."""
     import os
     import time
     from dataclasses import asdict, replace
@@ -162,8 +164,9 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
             f"sample_videos must be in [0, eval_prompts={cfg.eval_prompts}], "
             f"got {cfg.sample_videos}"
         )
-    vae = load_vae(cfg.vae).to(local_device(cfg.device))  # encodes the cache where it trains
-    text = TextEncoder()
+    device = local_device(cfg.device)
+    vae = load_vae(cfg.vae).to(device)  # encodes the cache where it trains
+    text = TextEncoder(device=device)  # the cache's captions are encoded there too
     # Every process (one, or each under torchrun) builds its share of the shards, counted
     # across buckets, then waits until all are there with their captions (each appears whole).
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
@@ -179,6 +182,8 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         shards += paths
     while not all(p.is_file() and latent_cache.text_path(p).is_file() for p in shards):
         time.sleep(5)
+    if cache_only:
+        return None
     caches = {b: latent_cache.LatentCache(cfg.cache, b) for b in cfg.buckets}
     masks = dict.fromkeys(cfg.buckets)  # per clip, the latent cells its objects touch
     if cfg.object_weight:
@@ -222,9 +227,13 @@ def dit_task(cfg: TrainDiTConfig) -> Task:
         z0, s, m, p, pinned, weight, kept = b
         B, C, T, H, W = z0.shape
         t = flow.sample_t(B, gen, flow.shift_for(T * H * W, cfg.shift))[:, None].repeat(1, T)
-        t = t.to(z0.device)  # drawn on the CPU generator, as the noise: the same on any device
+        t = t.to(z0.device)  # drawn on the CPU generator: the same on any device
         t[pinned, 0] = 0.0  # image-to-video: the first latent frame is given
-        eps = torch.randn(z0.shape, generator=gen).to(z0.device)
+        if z0.device.type != "cpu":  # the large draws: on a GPU, made there, from a seed of
+            # gen (drawn on the CPU and moved, they took longer than the step)
+            seed = int(torch.randint(2**62, (1,), generator=gen))
+            gen = torch.Generator(z0.device).manual_seed(seed)
+        eps = torch.randn(z0.shape, generator=gen, device=z0.device)
         if cfg.text_noise:  # drawn after t and eps, so those match a run without it
             s, p = perturb(s, m, p, kept, cfg.text_noise, gen)
         fps = torch.full((B,), cfg.fps, device=z0.device)

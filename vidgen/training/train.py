@@ -3,13 +3,16 @@
 A task says how to build its model, draw a batch and compute its loss; this file does the
 rest: the device, seeding, bf16 autocast, gradient accumulation, EMA, resumable checkpoints, a
 progress bar with loss and samples/s, and rank-0 logging. Batches and random draws are made on
-the CPU from (seed, step) and then moved, so a GPU run sees the data and noise a CPU run does.
+the CPU from (seed, step) and then moved, so a GPU run sees the data a CPU run does; a task may
+make its large draws on the GPU from a seed drawn on the CPU (the transformer's noise does), so
+there the noise differs. `minutes` gives a run a wall-clock budget (a lent GPU's lease).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import gc
 import json
 import math
@@ -27,7 +30,7 @@ from torch import nn
 from vidgen.config import to_dict
 from vidgen.precision import native_bf16
 from vidgen.training import checkpoint
-from vidgen.training.distributed import Dist, mean_across, setup, teardown
+from vidgen.training.distributed import Dist, mean_across, min_across, setup, teardown
 
 
 @dataclass
@@ -35,8 +38,8 @@ class Task:
     """What differs between models: building, batches, loss, and what to save with weights."""
 
     name: str
-    cfg: Any  # a frozen Train*Config with at least lr, steps, warmup, decay, batch, bf16,
-    # compile, out and seed
+    cfg: Any  # a frozen Train*Config with at least lr, steps, warmup, decay, minutes, batch,
+    # bf16, compile, out and seed
     model: nn.Module
     batch: Callable[[random.Random, int], Any]  # (rng, step) -> batch
     loss: Callable[[nn.Module, Any, torch.Generator], tuple[torch.Tensor, dict]]
@@ -82,6 +85,19 @@ def learning_rate(cfg, step: int) -> float:
     return cfg.lr * min(warm, left / cfg.decay if cfg.decay else 1.0)
 
 
+RESERVE_S = 30.0  # of a `minutes` budget, kept for the last checkpoint and an export
+
+
+def fit_budget(cfg, most: int, step: int, rate: float, seconds_left: float) -> int:
+    """The last step of a run with a wall-clock budget (`minutes`): as many of `most` (the steps
+    asked for) as `rate` (steps/s) fits in `seconds_left`. It is revised only before the decay
+    phase, so the decay then runs whole over the last steps, and `--steps S --set decay=D` with
+    the S reached replays the same schedule."""
+    if step >= cfg.steps - cfg.decay:
+        return cfg.steps
+    return max(step + 1, min(most, step + int(rate * seconds_left)))
+
+
 def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
     """Train until cfg.steps; resume from out/last.safetensors when it exists."""
     cfg = task.cfg
@@ -121,6 +137,8 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
         out.mkdir(parents=True, exist_ok=True)
     bar = _progress(cfg.steps, step, d.main)
     t0, seen = time.perf_counter(), 0
+    begun, timed = t0, None  # the budget's rate is timed from the first log (after compiling)
+    most = cfg.steps
     while step < cfg.steps:
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
@@ -161,11 +179,22 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
                     "lr": lr,
                     "grad": round(grad, 4),
                     "samples_per_s": round(rate, 2),
+                    **({"steps": cfg.steps} if cfg.minutes else {}),
                     **{k: round(v, 5) for k, v in stats.items()},
                 }
                 with open(log_path, "a") as f:
                     f.write(json.dumps(rec) + "\n")
                 bar(step, rec)
+            if cfg.minutes and timed is None:
+                timed = (step, time.perf_counter())
+            elif cfg.minutes:
+                now = time.perf_counter()
+                steps_per_s = (step - timed[0]) / (now - timed[1])
+                left = cfg.minutes * 60 - (now - begun) - RESERVE_S
+                end = int(min_across(d, fit_budget(cfg, most, step, steps_per_s, left)))
+                if end != cfg.steps:  # each log row says where the run then ends
+                    cfg = task.cfg = dataclasses.replace(cfg, steps=end)
+                    bar = _progress(cfg.steps, step, d.main)
         if d.main and (step % ckpt_every == 0 or step == cfg.steps):
             _save(task, model, ema, opt, names, step, out, command)
         if d.main and task.evaluate and task.eval_every and step % task.eval_every == 0:
