@@ -467,3 +467,19 @@ def test_cache_only_builds_the_latent_cache_and_trains_nothing(tmp_path):
     assert list((tmp_path / "cache").glob("*_00000.text.safetensors"))
     r = vidgen(*_vae_args(tmp_path / "v2", 1), "--cache-only", check=False)
     assert r.returncode == 2 and "--cache-only builds the transformer's latent cache" in r.stderr
+
+
+def test_batches_drawn_ahead_in_a_thread_train_the_same(tmp_path):
+    """What a GPU run does (the next step's batches drawn while this one runs) changes nothing."""
+    from vidgen.config import TrainVAEConfig, load_yaml
+    from vidgen.training.tasks import vae_task
+    from vidgen.training.train import run
+
+    losses = []
+    for prefetch in (False, True):
+        out = tmp_path / str(prefetch)
+        cfg = load_yaml(TrainVAEConfig, "configs/vae_tiny.yaml", steps=3, log_every=1,
+                        out=str(out))  # fmt: skip
+        run(vae_task(cfg), prefetch=prefetch)
+        losses.append([json.loads(x)["loss"] for x in (out / "log.jsonl").read_text().splitlines()])
+    assert losses[0] == losses[1] and len(losses[0]) == 3

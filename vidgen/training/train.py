@@ -20,6 +20,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,12 @@ def fit_budget(cfg, most: int, step: int, rate: float, seconds_left: float) -> i
     return max(step + 1, min(most, step + int(rate * seconds_left)))
 
 
-def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
-    """Train until cfg.steps; resume from out/last.safetensors when it exists."""
+def run(
+    task: Task, ema_decay: float = 0.999, command: str = "", prefetch: bool | None = None
+) -> Path:
+    """Train until cfg.steps; resume from out/last.safetensors when it exists. prefetch: draw
+    the next step's batches in a thread while this one runs (default: on a GPU; on a CPU the
+    cores are busy training)."""
     cfg = task.cfg
     log_every, ckpt_every = cfg.log_every, cfg.ckpt_every
     d: Dist = setup(cfg.device)
@@ -139,18 +144,32 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
     t0, seen = time.perf_counter(), 0
     begun, timed = t0, None  # the budget's rate is timed from the first log (after compiling)
     most = cfg.steps
+
+    def draw(step: int) -> list[tuple[Any, torch.Generator]]:
+        """The step's micro-batches and the generators their losses draw noise with. They
+        depend only on (seed, step, micro-batch index across ranks), so a resumed run sees what
+        an unbroken one would, and N ranks x 1 micro-batch equal one process x N micro-batches."""
+        out = []
+        for micro in range(task.accumulate):
+            k = (cfg.seed * 1_000_003 + step) * 4096 + micro * d.world + d.rank
+            rng, gen = random.Random(k), torch.Generator().manual_seed(k)
+            out.append((task.batch(rng, step), gen))
+        return out
+
+    if prefetch is None:
+        prefetch = d.device.type == "cuda"
+    pool = ThreadPoolExecutor(1) if prefetch else None
+    ahead = None
     while step < cfg.steps:
         lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
         stats: dict[str, float] = {}
-        for micro in range(task.accumulate):
-            # data and noise depend only on (seed, step, micro-batch index across ranks), so a
-            # resumed run sees what an unbroken one would, and N ranks x 1 micro-batch equal one
-            # process x N micro-batches
-            k = (cfg.seed * 1_000_003 + step) * 4096 + micro * d.world + d.rank
-            rng, gen = random.Random(k), torch.Generator().manual_seed(k)
-            batch = to_device(task.batch(rng, step), d.device)
+        batches = ahead.result() if ahead else draw(step)
+        if pool:
+            ahead = pool.submit(draw, step + 1)
+        for micro, (batch, gen) in enumerate(batches):
+            batch = to_device(batch, d.device)
             sync = micro == task.accumulate - 1 or d.world == 1
             ctx = net.no_sync() if (d.world > 1 and not sync) else contextlib.nullcontext()
             with ctx, torch.autocast(d.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -206,6 +225,8 @@ def run(task: Task, ema_decay: float = 0.999, command: str = "") -> Path:
     # DDP's reducer holds the process group: freed here, the group's last reference goes in
     # teardown, while the interpreter is whole, not in its finalisation at exit (where a gloo
     # group could abort the process: "terminate called without an active exception")
+    if pool:
+        pool.shutdown(cancel_futures=True)
     del net
     gc.collect()
     teardown(d)
