@@ -222,11 +222,11 @@ def run(
                 f.write(json.dumps({"step": step, "eval": scores}) + "\n")
     if d.main:
         print(file=sys.stderr)
+    if pool:
+        pool.shutdown(cancel_futures=True)
     # DDP's reducer holds the process group: freed here, the group's last reference goes in
     # teardown, while the interpreter is whole, not in its finalisation at exit (where a gloo
     # group could abort the process: "terminate called without an active exception")
-    if pool:
-        pool.shutdown(cancel_futures=True)
     del net
     gc.collect()
     teardown(d)
