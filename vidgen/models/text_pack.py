@@ -57,8 +57,8 @@ def write(out: str | Path, texts: list[str]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     tok = _tokenizer()
     ids = {tok.token_to_id(t) for t in SPECIAL}
-    for i in range(0, len(texts), 1024):
-        ids.update(i for e in tok.encode_batch(texts[i : i + 1024]) for i in e.ids)
+    for j in range(0, len(texts), 1024):
+        ids.update(i for e in tok.encode_batch(texts[j : j + 1024]) for i in e.ids)
     kept = np.array(sorted(ids), np.int32)
     tensors = {}
     for k, v in load_file(str(model_dir() / "model.safetensors")).items():

@@ -111,13 +111,12 @@ def _layer(x: np.ndarray, bias: np.ndarray, w: dict, i: int) -> np.ndarray:
 def tokens(texts: list[str], max_len: int | None = None) -> tuple[np.ndarray, ...]:
     """Word piece ids, attention mask and token types (each (B, M)) for a batch of texts, each
     cut to max_len tokens (default: the model's limit) and padded to the longest."""
-    w = weights()
-    enc = _tokenizer(max_len).encode_batch(texts)
+    w, tok = weights(), _tokenizer(max_len)
+    enc = tok.encode_batch(texts)
     ids = np.array([e.ids for e in enc])  # (B, M)
     mask = np.array([e.attention_mask for e in enc], np.float32)  # (B, M)
     types = np.array([e.type_ids for e in enc])
     if KEPT in w and not w[KEPT][ids].all():
-        tok = _tokenizer(max_len)
         lost = sorted({tok.id_to_token(int(i)) for i in ids[~w[KEPT][ids]]})
         raise ValueError(
             f"the compact text encoder in {model_dir()} lacks the word pieces {lost}: "

@@ -60,17 +60,17 @@ def teardown(d: Dist) -> None:
         dist.destroy_process_group()
 
 
-def min_across(d: Dist, value: float) -> float:
-    if d.world == 1:
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=d.device)
-    dist.all_reduce(t, op=dist.ReduceOp.MIN)
-    return float(t.item())
-
-
-def mean_across(d: Dist, value: float) -> float:
+def _reduce(d: Dist, value: float, op) -> float:
     if d.world == 1:
         return value
     t = torch.tensor([value], dtype=torch.float64, device=d.device)  # nccl: on the GPU
-    dist.all_reduce(t)
-    return float(t.item()) / d.world
+    dist.all_reduce(t, op=op)
+    return float(t.item())
+
+
+def min_across(d: Dist, value: float) -> float:
+    return _reduce(d, value, dist.ReduceOp.MIN)
+
+
+def mean_across(d: Dist, value: float) -> float:
+    return _reduce(d, value, dist.ReduceOp.SUM) / d.world
