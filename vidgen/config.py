@@ -71,6 +71,7 @@ class TrainVAEConfig:
     batch: int = 4
     accumulate: int = 1
     lr: float = 4e-4
+    optimizer: str = "adamw"  # the only one for the VAE ("muon" is for transformer blocks)
     steps: int = 20_000
     warmup: int = 200
     decay: int = 0  # the last `decay` steps bring lr linearly to 0 (warmup-stable-decay)
@@ -138,6 +139,8 @@ class TrainDiTConfig:
     batch: int = 16
     accumulate: int = 1
     lr: float = 3e-4
+    # "adamw", or "muon": Muon for the blocks' linear layers, AdamW for the rest (train.optimizers)
+    optimizer: str = "adamw"
     steps: int = 100_000
     warmup: int = 500
     decay: int = 0  # the last `decay` steps bring lr linearly to 0 (warmup-stable-decay)

@@ -235,6 +235,38 @@ def test_object_weight_and_text_noise_reach_the_loss_and_bad_values_are_refused(
     assert r.returncode == 2 and "text_noise must be in [0, 10], got 11" in r.stderr
 
 
+def test_muon_steps_the_blocks_matrices_resumes_exactly_and_bad_choices_are_refused(tmp_path):
+    """optimizer=muon: Muon momentum for the linear weights in the transformer's blocks, AdamW
+    moments for the rest, both in the checkpoint; 2 steps then a resume to 3 give the weights
+    of 3 unbroken steps; an adamw resume of it, muon for the VAE and unknown names are refused."""
+    _train(tmp_path / "vae", 1)
+    cache, muon = ("--set", f"cache={tmp_path / 'cache'}"), ("--set", "optimizer=muon")
+    _train_dit(tmp_path, tmp_path / "whole", *cache, *muon, "--steps", 3)
+    _train_dit(tmp_path, tmp_path / "split", *cache, *muon, "--steps", 2)
+    r = _train_dit(tmp_path, tmp_path / "split", *cache, *muon, "--steps", 3)
+    assert "resumed" in r.stderr
+    whole, split = (
+        checkpoint.load(tmp_path / n / "last.safetensors")[0] for n in ("whole", "split")
+    )
+    assert whole.keys() == split.keys() and all(torch.equal(whole[k], split[k]) for k in whole)
+    assert "opt.momentum_buffer.blocks.0.attn.q.weight" in whole
+    assert "opt.exp_avg.blocks.0.attn.q.weight" not in whole
+    assert {"opt.exp_avg.patch_in.weight", "opt.exp_avg.blocks.0.attn.q.bias"} <= whole.keys()
+    _train_dit(tmp_path, tmp_path / "adamw", *cache, "--steps", 3)
+    adamw = checkpoint.load(tmp_path / "adamw" / "last.safetensors")[0]
+    assert not torch.equal(
+        adamw["model.blocks.0.attn.q.weight"], whole["model.blocks.0.attn.q.weight"]
+    )
+    r = _train_dit(tmp_path, tmp_path / "whole", *cache, "--steps", 4, check=False)
+    assert r.returncode == 2 and "optimizer: " in r.stderr and "was trained with 'muon'" in r.stderr
+    r = vidgen(*_vae_args(tmp_path / "v", 1), "--set", "optimizer=muon", check=False)
+    assert (
+        r.returncode == 2 and "muon trains a transformer's blocks; the vae takes adamw" in r.stderr
+    )
+    r = _train_dit(tmp_path, tmp_path / "x", *cache, "--set", "optimizer=sgd", check=False)
+    assert r.returncode == 2 and "optimizer must be adamw or muon, got 'sgd'" in r.stderr
+
+
 def test_export_takes_a_decoder_fine_tune_but_not_another_encoder(tmp_path):
     """A DiT exports with the VAE it was trained on or a decoder fine-tune of it (same encoder,
     so the same latents); a VAE with another encoder is refused."""

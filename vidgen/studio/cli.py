@@ -385,6 +385,10 @@ def train_cmd(
         cfg = load_yaml(kinds[what], config, **{**extra, **flags})  # --steps beats --set steps=
         if not 0 <= cfg.decay <= cfg.steps:
             raise ValueError(f"decay must be in [0, steps={cfg.steps}], got {cfg.decay}")
+        if cfg.optimizer not in ("adamw", "muon"):
+            raise ValueError(f"optimizer must be adamw or muon, got {cfg.optimizer!r}")
+        if what == "vae" and cfg.optimizer == "muon":
+            raise ValueError("optimizer: muon trains a transformer's blocks; the vae takes adamw")
         if not 0 <= cfg.minutes <= 10_000:
             raise ValueError(f"minutes must be in [0, 10000], got {cfg.minutes}")
         if cache_only and what != "dit":

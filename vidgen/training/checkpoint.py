@@ -1,6 +1,6 @@
 """Self-describing checkpoints: safetensors with JSON metadata (never pickle).
 
-Training checkpoints also carry the AdamW state as tensors, so a run resumes exactly.
+Training checkpoints also carry the optimizers' state as tensors, so a run resumes exactly.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def file_hash(path: str | Path) -> str:
 
 
 def pack_optimizer(opt: torch.optim.Optimizer, names: dict[int, str]) -> dict[str, torch.Tensor]:
-    """AdamW state as named tensors: opt.<field>.<param name>."""
+    """An optimizer's state as named tensors: opt.<field>.<param name>."""
     out = {}
     for group in opt.param_groups:
         for p in group["params"]:

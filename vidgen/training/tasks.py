@@ -293,7 +293,7 @@ def dit_task(cfg: TrainDiTConfig, cache_only: bool = False) -> Task | None:
         accumulate=cfg.accumulate,
         evaluate=evaluate,
         eval_every=cfg.eval_every,
-        fixed=("dit", "latent_norm", "predict"),
+        fixed=("dit", "latent_norm", "predict", "optimizer"),
     )
 
 

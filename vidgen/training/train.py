@@ -39,8 +39,8 @@ class Task:
     """What differs between models: building, batches, loss, and what to save with weights."""
 
     name: str
-    cfg: Any  # a frozen Train*Config with at least lr, steps, warmup, decay, minutes, batch,
-    # bf16, compile, out and seed
+    cfg: Any  # a frozen Train*Config with at least lr, optimizer, steps, warmup, decay, minutes,
+    # batch, bf16, compile, out and seed
     model: nn.Module
     batch: Callable[[random.Random, int], Any]  # (rng, step) -> batch
     loss: Callable[[nn.Module, Any, torch.Generator], tuple[torch.Tensor, dict]]
@@ -66,6 +66,35 @@ def check_resume(task: Task) -> None:
                 f"{k}: {path} was trained with {was!r}, not {now!r}; "
                 "keep its value or train into another --out"
             )
+
+
+def optimizers(kind: str, lr: float, model: nn.Module) -> list[torch.optim.Optimizer]:
+    """The optimizers of a model's trained parameters. "adamw": AdamW for all of them. "muon":
+    Muon (torch.optim.Muon) for the hidden matrices, the weights of the linear layers in the
+    model's `blocks`, and AdamW for the rest (the layers in and out, the timestep and text
+    paths, norms, biases, modulation tables), as Muon's authors split them. Muon steps each
+    matrix by its orthogonalised momentum, scaled to AdamW's update size (Moonshot's
+    `match_rms_adamw`), so the same lr serves both."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+
+    def adamw(params: list) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+
+    if kind == "adamw":
+        return [adamw(trainable)]
+    blocks = getattr(model, "blocks", nn.ModuleList())
+    linear = [m.weight for m in blocks.modules() if isinstance(m, nn.Linear)]
+    hidden = {id(w) for w in linear if w.requires_grad}
+    if not hidden:
+        raise ValueError(
+            f"optimizer: muon trains the linear layers of a transformer's blocks, and this "
+            f"{type(model).__name__} has none; use adamw"
+        )
+    muon = torch.optim.Muon(
+        [p for p in trainable if id(p) in hidden], lr=lr, weight_decay=0.0,
+        adjust_lr_fn="match_rms_adamw",
+    )  # fmt: skip
+    return [muon, adamw([p for p in trainable if id(p) not in hidden])]
 
 
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -113,7 +142,7 @@ def run(
     ema = copy.deepcopy(model).requires_grad_(False)
     names = {id(p): n for n, p in model.named_parameters()}
     trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    opts = optimizers(cfg.optimizer, cfg.lr, model)
     step = 0
     last = out / "last.safetensors"
     if last.is_file():
@@ -121,7 +150,8 @@ def run(
         tensors, meta = checkpoint.load(last)
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-        checkpoint.unpack_optimizer(opt, names, tensors)
+        for opt in opts:
+            checkpoint.unpack_optimizer(opt, names, tensors)
         step = int(meta["step"])
         if d.main:
             print(f"resumed {last} at step {step}", file=sys.stderr)
@@ -162,7 +192,7 @@ def run(
     ahead = None
     while step < cfg.steps:
         lr = learning_rate(cfg, step)
-        for g in opt.param_groups:
+        for g in (g for opt in opts for g in opt.param_groups):
             g["lr"] = lr
         stats: dict[str, float] = {}
         batches = ahead.result() if ahead else draw(step)
@@ -183,8 +213,9 @@ def run(
                 f"step {step + 1}: the gradient is not finite (loss {stats.get('loss')}); "
                 f"nothing was updated, {last} holds the last checkpoint"
             )
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        for opt in opts:
+            opt.step()
+            opt.zero_grad(set_to_none=True)
         ema_update(ema, model, ema_decay if step > cfg.warmup else 0.0)
         step += 1
         seen += task.samples_per_batch * task.accumulate * d.world
@@ -215,7 +246,7 @@ def run(
                     cfg = task.cfg = dataclasses.replace(cfg, steps=end)
                     bar = _progress(cfg.steps, step, d.main)
         if d.main and (step % ckpt_every == 0 or step == cfg.steps):
-            _save(task, model, ema, opt, names, step, out, command)
+            _save(task, model, ema, opts, names, step, out, command)
         if d.main and task.evaluate and task.eval_every and step % task.eval_every == 0:
             scores = task.evaluate(ema, step)
             with open(log_path, "a") as f:
@@ -244,7 +275,7 @@ def to_device(batch, device: torch.device):
     return batch
 
 
-def _save(task, model, ema, opt, names, step, out: Path, command: str) -> None:
+def _save(task, model, ema, opts, names, step, out: Path, command: str) -> None:
     meta = {
         "step": step,
         "task": task.name,
@@ -255,7 +286,7 @@ def _save(task, model, ema, opt, names, step, out: Path, command: str) -> None:
     tensors = {
         **{f"model.{k}": v for k, v in model.state_dict().items()},
         **{f"ema.{k}": v for k, v in ema.state_dict().items()},
-        **checkpoint.pack_optimizer(opt, names),
+        **{k: v for opt in opts for k, v in checkpoint.pack_optimizer(opt, names).items()},
     }
     checkpoint.save(out / "last.safetensors", tensors, meta)
     checkpoint.save(
