@@ -32,6 +32,7 @@ from vidgen.config import to_dict
 from vidgen.precision import native_bf16
 from vidgen.training import checkpoint
 from vidgen.training.distributed import Dist, mean_across, min_across, setup, teardown
+from vidgen.training.muon import Muon
 
 
 @dataclass
@@ -70,11 +71,10 @@ def check_resume(task: Task) -> None:
 
 def optimizers(kind: str, lr: float, model: nn.Module) -> list[torch.optim.Optimizer]:
     """The optimizers of a model's trained parameters. "adamw": AdamW for all of them. "muon":
-    Muon (torch.optim.Muon) for the hidden matrices, the weights of the linear layers in the
+    Muon (vidgen.training.muon) for the hidden matrices, the weights of the linear layers in the
     model's `blocks`, and AdamW for the rest (the layers in and out, the timestep and text
-    paths, norms, biases, modulation tables), as Muon's authors split them. Muon steps each
-    matrix by its orthogonalised momentum, scaled to AdamW's update size (Moonshot's
-    `match_rms_adamw`), so the same lr serves both."""
+    paths, norms, biases, modulation tables), as Muon's authors split them; the same lr serves
+    both."""
     trainable = [p for p in model.parameters() if p.requires_grad]
 
     def adamw(params: list) -> torch.optim.Optimizer:
@@ -90,10 +90,7 @@ def optimizers(kind: str, lr: float, model: nn.Module) -> list[torch.optim.Optim
             f"optimizer: muon trains the linear layers of a transformer's blocks, and this "
             f"{type(model).__name__} has none; use adamw"
         )
-    muon = torch.optim.Muon(
-        [p for p in trainable if id(p) in hidden], lr=lr, weight_decay=0.0,
-        adjust_lr_fn="match_rms_adamw",
-    )  # fmt: skip
+    muon = Muon([p for p in trainable if id(p) in hidden], lr=lr)
     return [muon, adamw([p for p in trainable if id(p) not in hidden])]
 
 
