@@ -101,8 +101,21 @@ def with_overrides(cfg: Any, overrides: dict[str, Any]) -> Any:
     for k in overrides:
         if k not in names:
             raise ValueError(f"unknown config field {k!r}; known: {', '.join(sorted(names))}")
-    fixed = {k: tuple(v) if isinstance(getattr(cfg, k), tuple) else v for k, v in overrides.items()}
+    fixed = {k: _as_type_of(getattr(cfg, k), k, v) for k, v in overrides.items()}
     return dataclasses.replace(cfg, **fixed)
+
+
+def _as_type_of(default: Any, key: str, value: Any) -> Any:
+    """A list for a tuple field, and a number for a float field: YAML reads `6e-4` (no dot) as
+    a string, and an int where a float belongs is that float."""
+    if isinstance(default, tuple):
+        return tuple(value)
+    if isinstance(default, float) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{key} must be a number, got {value!r}") from None
+    return value
 
 
 def load_yaml(cls: type, path: str | Path | None, **flags: Any) -> Any:

@@ -62,6 +62,8 @@ def test_bad_config_is_refused(tmp_path):
         "train", "vae", "--config", "configs/vae_tiny.yaml", "--set", "device=tpu", check=False
     )
     assert r.returncode == 2 and "device must be one of auto, cpu, cuda or cuda:N" in r.stderr
+    r = vidgen("train", "vae", "--config", "configs/vae_tiny.yaml", "--set", "lr=fast", check=False)
+    assert r.returncode == 2 and "lr must be a number, got 'fast'" in r.stderr
     if not torch.cuda.is_available():
         r = vidgen(
             "train", "vae", "--config", "configs/vae_tiny.yaml", "--out", tmp_path,
@@ -69,6 +71,15 @@ def test_bad_config_is_refused(tmp_path):
         )  # fmt: skip
         assert r.returncode == 2 and "sees 0 CUDA GPU(s)" in r.stderr
     assert not (tmp_path / "last.safetensors").exists()
+
+
+def test_numbers_set_as_yaml_reads_them_reach_float_fields():
+    """YAML reads 6e-4 (no dot) as a string and 2 as an int; a float field takes both."""
+    from vidgen.config import TrainDiTConfig, with_overrides
+
+    cfg = with_overrides(TrainDiTConfig(), {"lr": "6e-4", "shift": 2, "buckets": ["64x64"]})
+    assert (cfg.lr, cfg.shift, cfg.buckets) == (6e-4, 2.0, ("64x64",))
+    assert isinstance(cfg.shift, float)
 
 
 def test_learning_rate_warms_up_holds_then_decays_to_zero():
