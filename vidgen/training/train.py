@@ -82,14 +82,7 @@ def optimizers(kind: str, lr: float, model: nn.Module) -> list[torch.optim.Optim
 
     if kind == "adamw":
         return [adamw(trainable)]
-    blocks = getattr(model, "blocks", nn.ModuleList())
-    linear = [m.weight for m in blocks.modules() if isinstance(m, nn.Linear)]
-    hidden = {id(w) for w in linear if w.requires_grad}
-    if not hidden:
-        raise ValueError(
-            f"optimizer: muon trains the linear layers of a transformer's blocks, and this "
-            f"{type(model).__name__} has none; use adamw"
-        )
+    hidden = {id(m.weight) for m in model.blocks.modules() if isinstance(m, nn.Linear)}
     muon = Muon([p for p in trainable if id(p) in hidden], lr=lr)
     return [muon, adamw([p for p in trainable if id(p) not in hidden])]
 
