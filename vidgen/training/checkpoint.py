@@ -58,26 +58,31 @@ def file_hash(path: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
-def pack_optimizer(opt: torch.optim.Optimizer, names: dict[int, str]) -> dict[str, torch.Tensor]:
-    """An optimizer's state as named tensors: opt.<field>.<param name>."""
+def pack_optimizer(
+    opts: list[torch.optim.Optimizer], names: dict[int, str]
+) -> dict[str, torch.Tensor]:
+    """The state of a model's optimizers (each parameter in one of them) as named tensors:
+    opt.<field>.<param name>."""
     out = {}
-    for group in opt.param_groups:
-        for p in group["params"]:
-            for k, v in opt.state.get(p, {}).items():
-                out[f"opt.{k}.{names[id(p)]}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    for opt in opts:
+        for group in opt.param_groups:
+            for p in group["params"]:
+                for k, v in opt.state.get(p, {}).items():
+                    out[f"opt.{k}.{names[id(p)]}"] = v if torch.is_tensor(v) else torch.tensor(v)
     return out
 
 
 def unpack_optimizer(
-    opt: torch.optim.Optimizer, names: dict[int, str], tensors: dict[str, torch.Tensor]
+    opts: list[torch.optim.Optimizer], names: dict[int, str], tensors: dict[str, torch.Tensor]
 ) -> None:
-    for group in opt.param_groups:
-        for p in group["params"]:
-            name = names[id(p)]
-            state = {  # moments on the parameter's device; AdamW keeps its step count on the CPU
-                k.split(".")[1]: v if k.split(".")[1] == "step" else v.to(p.device)
-                for k, v in tensors.items()
-                if k.startswith("opt.") and k.split(".", 2)[2] == name
-            }
-            if state:
-                opt.state[p] = state
+    for opt in opts:
+        for group in opt.param_groups:
+            for p in group["params"]:
+                name = names[id(p)]
+                state = {  # moments on the parameter's device; AdamW keeps its step on the CPU
+                    k.split(".")[1]: v if k.split(".")[1] == "step" else v.to(p.device)
+                    for k, v in tensors.items()
+                    if k.startswith("opt.") and k.split(".", 2)[2] == name
+                }
+                if state:
+                    opt.state[p] = state

@@ -3,10 +3,10 @@
 Written here rather than taken from `torch.optim.Muon` because that one runs its Newton-Schulz
 iteration in bfloat16 on every device, and a CPU without native bfloat16 does that 13x slower
 than float32 (a step of the default transformer's matrices: 110 s against 8.3 s on one thread
-of a 2-core EPYC without AVX-512, both beside another job). Here the
-iteration runs in float32 on a CPU and in bfloat16 on a GPU; the rest follows torch's: Nesterov
-momentum 0.95, 5 quintic Newton-Schulz steps with Jordan's coefficients, and the update scaled
-by 0.2 sqrt(max(rows, cols)) (Moonshot's `match_rms_adamw`), so AdamW's learning rate serves.
+of a 2-core EPYC without AVX-512, both beside another job). Here the iteration runs in float32
+on a CPU and in bfloat16 on a GPU; the rest follows torch's: Nesterov momentum 0.95, 5 quintic
+Newton-Schulz steps with Jordan's coefficients, and the update scaled by 0.2 sqrt(max(rows,
+cols)) (Moonshot's `match_rms_adamw`), so AdamW's learning rate serves.
 The state is torch's too (`momentum_buffer`), so checkpoints name it the same.
 """
 

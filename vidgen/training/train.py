@@ -140,8 +140,7 @@ def run(
         tensors, meta = checkpoint.load(last)
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-        for opt in opts:
-            checkpoint.unpack_optimizer(opt, names, tensors)
+        checkpoint.unpack_optimizer(opts, names, tensors)
         step = int(meta["step"])
         if d.main:
             print(f"resumed {last} at step {step}", file=sys.stderr)
@@ -276,7 +275,7 @@ def _save(task, model, ema, opts, names, step, out: Path, command: str) -> None:
     tensors = {
         **{f"model.{k}": v for k, v in model.state_dict().items()},
         **{f"ema.{k}": v for k, v in ema.state_dict().items()},
-        **{k: v for opt in opts for k, v in checkpoint.pack_optimizer(opt, names).items()},
+        **checkpoint.pack_optimizer(opts, names),
     }
     checkpoint.save(out / "last.safetensors", tensors, meta)
     checkpoint.save(
