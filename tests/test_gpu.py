@@ -66,3 +66,18 @@ def test_more_cache_processes_than_gpus_share_them(tmp_path):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     assert list((tmp_path / "cache").glob("*_00000.text.safetensors"))
+
+
+def test_muon_steps_on_a_gpu_as_on_the_cpu():
+    from vidgen.training.muon import Muon
+
+    g = torch.Generator().manual_seed(3)
+    w0, grad = torch.randn(64, 192, generator=g), torch.randn(64, 192, generator=g)
+    moved = []
+    for dev in ("cuda", "cpu"):
+        p = torch.nn.Parameter(w0.clone().to(dev))  # a copy: Muon steps it in place
+        p.grad = grad.to(dev)
+        Muon([p], lr=0.01).step()
+        moved.append((p.detach() - w0.to(dev)).cpu())
+    assert moved[0].norm() > 0.1  # bfloat16 there, here float32 or bfloat16: the same step
+    assert (moved[0] - moved[1]).norm() / moved[1].norm() < 0.03
